@@ -1,0 +1,282 @@
+"""The paper store: identity, idempotent upsert and the reads the search index needs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.db import lock_writes
+from storage.models import Paper
+
+_ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
+_ARXIV_OLD = re.compile(r"^([a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
+BATCH_SIZE = 1000
+
+
+def normalize_arxiv_id(raw: str | None) -> str | None:
+    """'arXiv:2401.01234v2' -> '2401.01234'; None when it is not an arXiv id."""
+    if not raw:
+        return None
+    s = raw.strip()
+    s = re.sub(r"^(arxiv:|https?://arxiv\.org/(abs|pdf)/)", "", s, flags=re.IGNORECASE)
+    s = s.removesuffix(".pdf")
+    for pattern in (_ARXIV_NEW, _ARXIV_OLD):
+        m = pattern.match(s)
+        if m:
+            return m.group(1)
+    return None
+
+
+def normalize_title(title: str) -> str:
+    text = unicodedata.normalize("NFKD", title).casefold()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(re.findall(r"\w+", text))
+
+
+def title_key(title: str) -> str:
+    return hashlib.sha1(normalize_title(title).encode()).hexdigest()[:32]
+
+
+def clean_text(s: str) -> str:
+    """Collapse the whitespace and line breaks that listings and arXiv put inside fields."""
+    return " ".join(s.split())
+
+
+@dataclass(frozen=True)
+class PaperRecord:
+    """A paper as an importer or the daily fetch delivers it, before it is stored."""
+
+    title: str
+    abstract: str
+    source: str
+    authors: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    published: date | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    upvotes: int | None = None
+    categories: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title", clean_text(self.title))
+        object.__setattr__(self, "abstract", clean_text(self.abstract))
+        object.__setattr__(self, "arxiv_id", normalize_arxiv_id(self.arxiv_id))
+        if not self.title:
+            raise ValueError("a paper needs a title")
+
+    @property
+    def title_key(self) -> str:
+        return title_key(self.title)
+
+    @property
+    def key(self) -> str:
+        return f"arxiv:{self.arxiv_id}" if self.arxiv_id else f"title:{self.title_key}"
+
+    def links(self) -> dict[str, str | None]:
+        url = self.url or (f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None)
+        pdf = self.pdf_url or (f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else None)
+        return {"url": url, "pdf_url": pdf, "code_url": self.code_url}
+
+
+@dataclass
+class IngestCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    changed_ids: list[int] = field(default_factory=list)
+
+    def __iadd__(self, other: IngestCounts) -> IngestCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.skipped += other.skipped
+        self.changed_ids.extend(other.changed_ids)
+        return self
+
+    def summary(self) -> str:
+        return (
+            f"added {self.added}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, skipped {self.skipped}"
+        )
+
+
+def _merged_values(row: Paper, rec: PaperRecord) -> dict[str, object]:
+    """What the row should become. Merging is monotone (fuller text, more authors, more
+    upvotes, missing fields filled), so re-imports and duplicates within a file are no-ops."""
+    links = rec.links()
+    out: dict[str, object] = {}
+    if rec.title_key != row.title_key:  # matched by arXiv id: the title was revised
+        out["title"] = rec.title
+        out["title_key"] = rec.title_key
+    if len(rec.abstract) > len(row.abstract or ""):
+        out["abstract"] = rec.abstract
+    if len(rec.authors) > len(row.authors or []):
+        out["authors"] = list(rec.authors)
+    if rec.arxiv_id and not row.arxiv_id:
+        out["arxiv_id"] = rec.arxiv_id
+        out["key"] = rec.key
+    if rec.upvotes is not None and rec.upvotes > (row.upvotes or 0):
+        out["upvotes"] = rec.upvotes
+    for name, value in (
+        ("published", rec.published),
+        ("categories", rec.categories),
+        ("url", links["url"]),
+        ("pdf_url", links["pdf_url"]),
+        ("code_url", links["code_url"]),
+    ):
+        if value is not None and getattr(row, name) is None:
+            out[name] = value
+    return out
+
+
+def upsert_papers(session: Session, records: Iterable[PaperRecord]) -> IngestCounts:
+    """Insert new papers and update known ones, in batches, inside the caller's transaction.
+
+    Idempotent: the same records twice change nothing the second time. Matching is by
+    arXiv id first, then by normalized title (so a listing entry gains its arXiv id later).
+    """
+    counts = IngestCounts()
+    batch: list[PaperRecord] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= BATCH_SIZE:
+            counts += _upsert_batch(session, batch)
+            batch = []
+    if batch:
+        counts += _upsert_batch(session, batch)
+    return counts
+
+
+def _next_rev(session: Session) -> int:
+    """One new rev per transaction; callers hold the writers' lock, so revs commit in order."""
+    rev = session.info.get("paperbot_rev")
+    if rev is None:
+        lock_writes(session)
+        rev = (session.scalar(select(func.max(Paper.rev))) or 0) + 1
+        session.info["paperbot_rev"] = rev
+    return rev
+
+
+def _upsert_batch(session: Session, batch: Sequence[PaperRecord]) -> IngestCounts:
+    counts = IngestCounts()
+    touched: list[Paper] = []
+    rev = _next_rev(session)
+    now = datetime.now(UTC)
+    arxiv_ids = {r.arxiv_id for r in batch if r.arxiv_id}
+    tkeys = {r.title_key for r in batch}
+    clauses = [Paper.title_key.in_(tkeys)]
+    if arxiv_ids:
+        clauses.append(Paper.arxiv_id.in_(arxiv_ids))
+    existing = session.scalars(select(Paper).where(or_(*clauses))).all()
+    by_arxiv = {p.arxiv_id: p for p in existing if p.arxiv_id}
+    by_title: dict[str, Paper] = {}
+    for p in existing:
+        by_title.setdefault(p.title_key, p)
+
+    for rec in batch:
+        row = by_arxiv.get(rec.arxiv_id) if rec.arxiv_id else None
+        if row is None:
+            cand = by_title.get(rec.title_key)
+            # A title match is the same paper unless both carry different arXiv ids.
+            if cand is not None and not (cand.arxiv_id and rec.arxiv_id):
+                row = cand
+        if row is None:
+            links = rec.links()
+            row = Paper(
+                key=rec.key,
+                arxiv_id=rec.arxiv_id,
+                title_key=rec.title_key,
+                title=rec.title,
+                abstract=rec.abstract,
+                authors=list(rec.authors),
+                published=rec.published,
+                upvotes=rec.upvotes,
+                categories=rec.categories,
+                source=rec.source,
+                first_seen=now,
+                updated_at=now,
+                rev=rev,
+                **links,
+            )
+            session.add(row)
+            counts.added += 1
+        else:
+            changes = _merged_values(row, rec)
+            if not changes:
+                counts.unchanged += 1
+                continue
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            row.rev = rev
+            counts.updated += 1
+        touched.append(row)
+        if row.arxiv_id:
+            by_arxiv[row.arxiv_id] = row
+        by_title[row.title_key] = row
+    session.flush()
+    counts.changed_ids.extend(dict.fromkeys(p.id for p in touched))
+    return counts
+
+
+def get_papers(session: Session, ids: Sequence[int]) -> list[Paper]:
+    """Papers by id, in the order asked (missing ids are dropped)."""
+    if not ids:
+        return []
+    rows = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(list(ids))))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def get_paper(session: Session, paper_id: int) -> Paper | None:
+    return session.get(Paper, paper_id)
+
+
+def count_papers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Paper)) or 0
+
+
+def max_rev(session: Session) -> int:
+    return session.scalar(select(func.max(Paper.rev))) or 0
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """What the search index needs of a paper: its text and its filter fields."""
+
+    id: int
+    title: str
+    abstract: str
+    published: date | None
+    source: str
+    rev: int
+
+
+def iter_index_rows(
+    session: Session, since_rev: int = 0, chunk: int = 5000
+) -> Iterator[IndexRow]:
+    """Papers changed after `since_rev` (all of them for 0), in id order, streamed."""
+    cols = (Paper.id, Paper.title, Paper.abstract, Paper.published, Paper.source, Paper.rev)
+    if since_rev:
+        # Catch-up reads are small and use the rev index instead of walking every id.
+        q = select(*cols).where(Paper.rev > since_rev).order_by(Paper.id)
+        for r in session.execute(q):
+            yield IndexRow(*r)
+        return
+    last_id = 0
+    while True:
+        q = select(*cols).where(Paper.id > last_id).order_by(Paper.id).limit(chunk)
+        rows = session.execute(q).all()
+        if not rows:
+            return
+        for r in rows:
+            yield IndexRow(*r)
+        last_id = rows[-1][0]
