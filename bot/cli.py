@@ -1,0 +1,185 @@
+"""The `paperbot` command: search, import, serve, digest.
+
+Each subcommand is a thin shell over plain functions; errors a user can fix are printed
+as one clear line (exit status 2 for bad input, 1 for an unusable environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from bot.config import Config, ConfigError
+from bot.logging_setup import setup_logging
+from bot.services import Services
+from storage.db import DatabaseError
+
+log = logging.getLogger("paperbot")
+
+
+class UsageError(Exception):
+    """Bad input on the command line; printed without a traceback (exit 2)."""
+
+
+def paper_public_id(paper) -> str:  # type: ignore[no-untyped-def]
+    return paper.arxiv_id or paper.key
+
+
+def cmd_search(services: Services, args: argparse.Namespace) -> int:
+    from bot.search.engine import QueryError
+
+    query = " ".join(args.query)
+    try:
+        found = services.find(
+            query, limit=args.limit, since=args.since, until=args.until, source=args.source
+        )
+    except QueryError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        rows = [
+            {
+                "rank": rank,
+                "id": paper_public_id(p),
+                "title": p.title,
+                "score": round(score, 6),
+                "url": p.url,
+                "pdf_url": p.pdf_url,
+                "authors": p.authors,
+                "published": p.published.isoformat() if p.published else None,
+                "upvotes": p.upvotes,
+                "source": p.source,
+            }
+            for rank, (p, score) in enumerate(found.papers, 1)
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not found.papers:
+        print(f"No papers match {query!r}. Try fewer or different words.")
+        return 0
+    for rank, (p, score) in enumerate(found.papers, 1):
+        when = p.published.isoformat() if p.published else "—"
+        print(f"{rank:>3}  {score:7.3f}  {p.title}")
+        print(f"     {when}  {paper_public_id(p)}  {p.url or ''}".rstrip())
+    shown = len(found.papers)
+    if found.page.total > shown:
+        print(f"({shown} of {found.page.total} matching papers; use --limit for more)")
+    return 0
+
+
+def cmd_import(services: Services, args: argparse.Namespace) -> int:
+    from bot.importers.run import ImportFailed, import_paths
+
+    try:
+        report = import_paths(
+            services.db,
+            [Path(p) for p in args.paths],
+            fmt=args.format,
+            skip_bad=args.skip_bad,
+            on_change=services.search.refresh,
+        )
+    except ImportFailed as exc:
+        raise UsageError(f"{exc}\nNothing was imported from that file.") from None
+    print(report.render())
+    return 0
+
+
+def cmd_serve(services: Services, args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    serve(services)
+    return 0
+
+
+def cmd_digest(services: Services, args: argparse.Namespace) -> int:
+    from bot.digest.runner import run_cli
+
+    return run_cli(services, once=args.once)
+
+
+def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
+    print(f"database at {services.db.safe_url} is up to date")
+    return 0
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperbot", description="PaperBot: search and follow research papers."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("search", help="rank the stored papers against a query (BM25)")
+    p.add_argument("query", nargs="+", help="words to search for")
+    p.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--since", type=_date, help="only papers published on or after YYYY-MM-DD")
+    p.add_argument("--until", type=_date, help="only papers published on or before YYYY-MM-DD")
+    p.add_argument("--source", help="only papers from this source (sample, hf, arxiv, listing)")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("import", help="import papers from listing, HF JSON(L) or arXiv JSONL files")
+    p.add_argument("paths", nargs="+", help="files to import")
+    p.add_argument(
+        "--format", choices=["auto", "listing", "hf", "arxiv"], default="auto",
+        help="input format (default: detect)",
+    )
+    p.add_argument(
+        "--skip-bad", action="store_true", help="import the good records, list the bad lines"
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("serve", help="run the Slack app (HTTP on $PORT, or Socket Mode)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("digest", help="fetch trending papers and post due digests")
+    p.add_argument("--once", action="store_true", help="run one cycle now and exit")
+    p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "limit", 1) is not None and getattr(args, "limit", 1) < 1:
+        parser.error("--limit must be at least 1")
+    services: Services | None = None
+    try:
+        config = Config.from_env()
+        setup_logging(
+            config.log_level,
+            secrets=(config.slack_bot_token, config.slack_signing_secret, config.slack_app_token),
+        )
+        # A new user's first search or serve finds the sample corpus; imports start clean.
+        seed = args.command in ("search", "serve", "digest") and config.seed_sample_corpus
+        services = Services.create(config, seed=seed)
+        return args.func(services, args)
+    except UsageError as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, DatabaseError) as exc:
+        print(f"paperbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("paperbot: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if services is not None:
+            services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

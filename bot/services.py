@@ -1,0 +1,60 @@
+"""What a PaperBot process holds once: settings, the database and the search engine.
+
+Built by `Services.create()` (never at import time) and handed to the app factory, the
+CLI and the scheduler, so tests can build as many independent instances as they need.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.config import Config
+from bot.search.engine import SearchEngine, SearchPage
+from storage.db import Database
+from storage.models import Paper
+from storage.papers import get_papers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    page: SearchPage
+    papers: list[tuple[Paper, float]]
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    search: SearchEngine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.search = SearchEngine(self.db, self.config.index_dir)
+
+    @classmethod
+    def create(cls, config: Config | None = None, *, seed: bool | None = None) -> Services:
+        """Open the database, bring its schema up to date and seed an empty one."""
+        config = config or Config.from_env()
+        db = Database(config.database_url)
+        db.migrate()
+        services = cls(config=config, db=db)
+        if config.seed_sample_corpus if seed is None else seed:
+            from bot.importers.sample import seed_sample_corpus
+
+            added = seed_sample_corpus(db)
+            if added:
+                log.info("seeded an empty database with %d sample papers", added)
+        return services
+
+    def find(self, query: str, *, limit: int = 10, offset: int = 0, **filters: object) -> Found:
+        """Rank papers for `query` and load them; raises search.engine.QueryError on bad input."""
+        page = self.search.search(query, limit=limit, offset=offset, **filters)  # type: ignore[arg-type]
+        with self.db.session() as s:
+            papers = get_papers(s, [h.paper_id for h in page.hits])
+        scores = {h.paper_id: h.score for h in page.hits}
+        return Found(page=page, papers=[(p, scores[p.id]) for p in papers])
+
+    def close(self) -> None:
+        self.db.dispose()
