@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from bot.config import Config, ConfigError
 from bot.logging_setup import setup_logging
 from bot.services import Services
-from storage.db import DatabaseError
+from storage.db import DatabaseError, redact_url
 
 log = logging.getLogger("paperbot")
 
@@ -172,6 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (ConfigError, DatabaseError) as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
+        where = redact_url(services.db.url) if services else "the database"
+        hint = (
+            " Another process holds the write lock; try again when it has finished."
+            if "locked" in reason or "busy" in reason
+            else ""
+        )
+        print(f"paperbot: database error at {where}: {reason}.{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("paperbot: interrupted", file=sys.stderr)

@@ -63,6 +63,7 @@ class Config:
     run_scheduler: bool = True
     seed_sample_corpus: bool = True
     log_level: str = "INFO"
+    db_busy_timeout_ms: int = 15_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -90,4 +91,5 @@ class Config:
             seed_sample_corpus=env.get("PAPERBOT_SEED", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            db_busy_timeout_ms=_int(env, "PAPERBOT_DB_BUSY_TIMEOUT_MS", 15_000, 0, 600_000),
         )

@@ -37,7 +37,7 @@ class Services:
     def create(cls, config: Config | None = None, *, seed: bool | None = None) -> Services:
         """Open the database, bring its schema up to date and seed an empty one."""
         config = config or Config.from_env()
-        db = Database(config.database_url)
+        db = Database(config.database_url, busy_timeout_ms=config.db_busy_timeout_ms)
         db.migrate()
         services = cls(config=config, db=db)
         if config.seed_sample_corpus if seed is None else seed:

@@ -83,17 +83,23 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture
-def paperbot_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+def make_cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
     """Environment for running the real `paperbot` entry point in a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_"))}
+    env.pop("DATABASE_URL", None)
     env.update(
         DATABASE_URL=db_url,
         PAPERBOT_HOME=str(tmp_path / "home"),
         PAPERBOT_INDEX_DIR=str(tmp_path / "index"),
+        PAPERBOT_SCHEDULER="0",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def paperbot_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    return make_cli_env(db_url, tmp_path)
 
 
 def _paperbot_command() -> list[str]:
