@@ -1,0 +1,503 @@
+"""An exact, incremental BM25Okapi index laid out for a million papers.
+
+Exactness. Scores equal `rank_bm25.BM25Okapi(token_lists).get_scores(query_tokens)` over the
+live documents: k1=1.5, b=0.75, idf = log(N-n+0.5) - log(n+0.5), negative idfs replaced by
+epsilon * average_idf (average over every term in the corpus, before flooring), query tokens
+summed with repeats, unknown tokens adding 0. Nothing derived is stored: segments keep raw
+term frequencies and document lengths; N, total length (so avgdl) and per-term document
+frequencies (df) are counts over live documents, and idf/average_idf/length norms are derived
+from them whenever the index changes.
+
+Layout. Documents live in *segments*: immutable term->document postings (CSC: indptr per term,
+local doc indices, term frequencies) plus per-document arrays (paper id, length, published day,
+source code). A query touches only the postings of its terms and scores them with numpy; the
+filters (date range, source) and liveness are checked only on the candidate documents, and
+the top k come from argpartition, not a full sort.
+
+Incremental. `apply` turns a batch of new or changed papers into a new small segment; older
+versions of those papers are masked dead in their segments and their terms' df decremented
+(one vectorized pass over that segment's postings), so statistics cover exactly the live
+documents and results are correct immediately, with no rebuild. Small segments are merged
+together when there are many, and into the big one when they reach a fraction of it, which
+also drops dead postings.
+
+Concurrency. Every change publishes a new immutable `Snapshot` (copy-on-write for the
+arrays it changes); searches read whichever snapshot is current without locking. Callers
+serialize mutations (the engine holds a lock).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import scipy.sparse as sp
+
+K1 = 1.5
+B = 0.75
+EPSILON = 0.25
+NO_DATE = 0  # `published` ordinal for papers without a date (real ordinals start at 1)
+MAX_SMALL_SEGMENTS = 8
+MERGE_FRACTION = 0.125  # small segments fold into the big one past this share of it
+MERGE_MIN_DOCS = 20_000
+BUILD_BATCH = 100_000
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One paper as the index sees it: its id, its BM25 token list and its filter fields."""
+
+    paper_id: int
+    tokens: Sequence[str]
+    published: date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """Documents sorted by paper id with their postings; only `alive` changes (copy-on-write)."""
+
+    paper_ids: np.ndarray  # int64, ascending
+    doc_len: np.ndarray  # int64
+    published: np.ndarray  # int32 day ordinal, NO_DATE when unknown
+    source: np.ndarray  # int16 code into BM25Index.sources
+    indptr: np.ndarray  # int64, one entry per term id known when built, + 1
+    indices: np.ndarray  # int32 local document index, ascending within a term
+    tf: np.ndarray  # uint16/uint32 term frequency
+    alive: np.ndarray  # bool
+
+    @property
+    def size(self) -> int:
+        return len(self.paper_ids)
+
+    @property
+    def n_live(self) -> int:
+        return int(np.count_nonzero(self.alive))
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.indptr) - 1
+
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        if tid >= self.n_terms:
+            return _EMPTY_I32, _EMPTY_TF
+        s, e = self.indptr[tid], self.indptr[tid + 1]
+        return self.indices[s:e], self.tf[s:e]
+
+    def term_doc_counts(self, n_terms: int) -> np.ndarray:
+        """Live documents per term (int64, length n_terms)."""
+        if self.alive.all():
+            counts = np.diff(self.indptr)
+        else:
+            live = self.alive[self.indices]
+            counts = (
+                np.add.reduceat(live.astype(np.int64), self.indptr[:-1])
+                if len(live)
+                else (np.zeros(self.n_terms, dtype=np.int64))
+            )
+            counts[np.diff(self.indptr) == 0] = 0  # reduceat quirk on empty ranges
+        out = np.zeros(n_terms, dtype=np.int64)
+        out[: len(counts)] = counts
+        return out
+
+    def csc(self, n_terms: int) -> sp.csc_array:
+        indptr = self.indptr
+        if n_terms > self.n_terms:
+            indptr = np.concatenate([indptr, np.full(n_terms - self.n_terms, indptr[-1])])
+        return sp.csc_array((self.tf, self.indices, indptr), shape=(self.size, n_terms))
+
+    def with_alive(self, alive: np.ndarray) -> Segment:
+        return Segment(
+            self.paper_ids,
+            self.doc_len,
+            self.published,
+            self.source,
+            self.indptr,
+            self.indices,
+            self.tf,
+            alive,
+        )
+
+
+_EMPTY_I32 = np.zeros(0, dtype=np.int32)
+_EMPTY_TF = np.zeros(0, dtype=np.uint16)
+
+
+def _segment_from_csr(
+    m: sp.csr_array, paper_ids: np.ndarray, published: np.ndarray, source: np.ndarray
+) -> Segment:
+    """A segment from a docs x terms count matrix (rows sorted by paper id)."""
+    doc_len = np.asarray(m.sum(axis=1)).ravel().astype(np.int64)
+    c = m.tocsc()
+    c.sort_indices()
+    tf = c.data
+    tf = tf.astype(np.uint16) if (len(tf) == 0 or tf.max() < 65536) else tf.astype(np.uint32)
+    return Segment(
+        paper_ids=np.ascontiguousarray(paper_ids, dtype=np.int64),
+        doc_len=doc_len,
+        published=np.ascontiguousarray(published, dtype=np.int32),
+        source=np.ascontiguousarray(source, dtype=np.int16),
+        indptr=c.indptr.astype(np.int64),
+        indices=c.indices.astype(np.int32),
+        tf=tf,
+        alive=np.ones(len(paper_ids), dtype=bool),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A consistent, read-only view: segments + exact corpus statistics."""
+
+    segments: tuple[Segment, ...] = ()
+    df: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n_docs: int = 0
+    total_len: int = 0
+    average_idf: float = 0.0
+    norms: tuple[np.ndarray, ...] = ()  # k1 * (1 - b + b * doc_len / avgdl) per segment
+
+    @property
+    def avgdl(self) -> float:
+        return self.total_len / self.n_docs if self.n_docs else 0.0
+
+    def idf(self, tid: int) -> float:
+        """BM25Okapi idf of a known term, floored like rank_bm25 (0 for absent terms)."""
+        if tid >= len(self.df):
+            return 0.0
+        n = int(self.df[tid])
+        if n == 0:
+            return 0.0
+        idf = math.log(self.n_docs - n + 0.5) - math.log(n + 0.5)
+        if idf < 0:
+            idf = EPSILON * self.average_idf
+        return idf
+
+
+def _finish(segments: tuple[Segment, ...], df: np.ndarray, n_docs: int, total_len: int) -> Snapshot:
+    """Derive average_idf and the length norms from the counts."""
+    present = df[df > 0]
+    if n_docs and len(present):
+        idfs = np.log(n_docs - present + 0.5) - np.log(present + 0.5)
+        average_idf = float(idfs.sum()) / len(present)
+    else:
+        average_idf = 0.0
+    avgdl = total_len / n_docs if n_docs else 1.0
+    norms = tuple(
+        K1 * (1 - B + B * s.doc_len / avgdl) if avgdl else np.full(s.size, K1 * (1 - B))
+        for s in segments
+    )
+    return Snapshot(segments, df, n_docs, total_len, average_idf, norms)
+
+
+@dataclass
+class Candidates:
+    """Matching live documents of one query: parallel arrays of paper ids and scores."""
+
+    paper_ids: np.ndarray
+    scores: np.ndarray
+
+
+class BM25Index:
+    """Exact incremental BM25Okapi over token lists. Not thread-safe for writers: callers lock."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.sources: dict[str, int] = {}
+        self.snapshot = Snapshot()
+
+    # ----- reading -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.snapshot.n_docs
+
+    def query_weights(
+        self, tokens: Sequence[str], snap: Snapshot | None = None
+    ) -> list[tuple[int, float]]:
+        """(term id, idf * repeats) of the query's known terms with non-zero weight."""
+        snap = snap or self.snapshot
+        counts: dict[str, int] = {}
+        for t in tokens:
+            counts[t] = counts.get(t, 0) + 1
+        out = []
+        for t, c in counts.items():
+            tid = self.vocab.get(t)
+            if tid is None:
+                continue
+            w = snap.idf(tid) * c
+            if w:
+                out.append((tid, w))
+        return out
+
+    def match(
+        self,
+        tokens: Sequence[str],
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        positive_only: bool = True,
+    ) -> Candidates:
+        """Scores of live documents matching at least one query term and the filters."""
+        snap = self.snapshot
+        weights = self.query_weights(tokens, snap)
+        src_code = None
+        if source is not None:
+            src_code = self.sources.get(source)
+            if src_code is None:
+                weights = []
+        lo = since.toordinal() if since else None
+        hi = until.toordinal() if until else None
+        ids_parts, score_parts = [], []
+        for seg, norm in zip(snap.segments, snap.norms, strict=True):
+            docs, scores = _score_segment(seg, norm, weights)
+            if not len(docs):
+                continue
+            keep = seg.alive[docs]
+            if positive_only:
+                keep &= scores > 0
+            if lo is not None:
+                keep &= seg.published[docs] >= lo
+            if hi is not None:
+                pub = seg.published[docs]
+                keep &= (pub <= hi) & (pub != NO_DATE)
+            if src_code is not None:
+                keep &= seg.source[docs] == src_code
+            docs = docs[keep]
+            ids_parts.append(seg.paper_ids[docs])
+            score_parts.append(scores[keep])
+        if not ids_parts:
+            return Candidates(np.zeros(0, dtype=np.int64), np.zeros(0))
+        return Candidates(np.concatenate(ids_parts), np.concatenate(score_parts))
+
+    def scores(self, tokens: Sequence[str]) -> dict[int, float]:
+        """Score of every live document (0.0 included), by paper id: for checks and tests."""
+        snap = self.snapshot
+        weights = self.query_weights(tokens, snap)
+        out: dict[int, float] = {}
+        for seg, norm in zip(snap.segments, snap.norms, strict=True):
+            dense = np.zeros(seg.size)
+            docs, scores = _score_segment(seg, norm, weights)
+            dense[docs] = scores
+            live = np.flatnonzero(seg.alive)
+            out.update(zip(seg.paper_ids[live].tolist(), dense[live].tolist(), strict=True))
+        return out
+
+    def paper_ids(self) -> np.ndarray:
+        """Ids of all live papers, ascending."""
+        parts = [s.paper_ids[s.alive] for s in self.snapshot.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    # ----- writing -------------------------------------------------------------------------
+
+    def _term_ids(self, tokens: Sequence[str]) -> list[int]:
+        vocab = self.vocab
+        ids = [vocab.get(t, -1) for t in tokens]
+        if -1 in ids:
+            for i, t in enumerate(tokens):
+                if ids[i] == -1:
+                    ids[i] = vocab.setdefault(t, len(vocab))
+        return ids
+
+    def _source_code(self, source: str) -> int:
+        code = self.sources.get(source)
+        if code is None:
+            code = self.sources[source] = len(self.sources)
+            if code > np.iinfo(np.int16).max:
+                raise ValueError("too many distinct paper sources")
+        return code
+
+    def _build_segment(self, docs: Iterable[Doc]) -> Segment:
+        """One segment from docs with distinct ids, streamed in batches (sorted by id here)."""
+        mats, ids, pubs, srcs = [], [], [], []
+        it = iter(docs)
+        while True:
+            part = list(itertools.islice(it, BUILD_BATCH))
+            if not part:
+                break
+            lengths = np.fromiter((len(d.tokens) for d in part), dtype=np.int64, count=len(part))
+            flat: list[int] = []
+            for d in part:
+                flat.extend(self._term_ids(d.tokens))
+            cols = np.asarray(flat, dtype=np.int32)
+            rows = np.repeat(np.arange(len(part), dtype=np.int32), lengths)
+            data = np.ones(len(cols), dtype=np.int32)
+            mats.append(
+                sp.coo_array((data, (rows, cols)), shape=(len(part), len(self.vocab))).tocsr()
+            )
+            ids.append(np.fromiter((d.paper_id for d in part), dtype=np.int64, count=len(part)))
+            pubs.append(
+                np.fromiter(
+                    (d.published.toordinal() if d.published else NO_DATE for d in part),
+                    dtype=np.int32,
+                    count=len(part),
+                )
+            )
+            srcs.append(
+                np.fromiter(
+                    (self._source_code(d.source) for d in part), dtype=np.int16, count=len(part)
+                )
+            )
+        n_terms = len(self.vocab)
+        if not mats:
+            mats = [sp.csr_array((0, n_terms), dtype=np.int32)]
+            ids, pubs, srcs = (
+                [np.zeros(0, np.int64)],
+                [np.zeros(0, np.int32)],
+                [np.zeros(0, np.int16)],
+            )
+        mats = [m if m.shape[1] == n_terms else _widen(m, n_terms) for m in mats]
+        m = sp.vstack(mats, format="csr") if len(mats) != 1 else mats[0]
+        paper_ids = np.concatenate(ids)
+        published, source = np.concatenate(pubs), np.concatenate(srcs)
+        if len(paper_ids) > 1 and not (np.diff(paper_ids) > 0).all():
+            order = np.argsort(paper_ids, kind="stable")
+            paper_ids, published, source = paper_ids[order], published[order], source[order]
+            if not (np.diff(paper_ids) > 0).all():
+                raise ValueError("a segment cannot hold two versions of one paper")
+            m = sp.csr_array(m[order])
+        return _segment_from_csr(m, paper_ids, published, source)
+
+    def build(self, docs: Iterable[Doc]) -> int:
+        """Replace the whole index with `docs` (distinct ids; ascending ids stream best)."""
+        self.vocab.clear()
+        self.sources.clear()
+        seg = self._build_segment(docs)
+        df = seg.term_doc_counts(len(self.vocab))
+        segments = (seg,) if seg.size else ()
+        self.snapshot = _finish(segments, df, seg.size, int(seg.doc_len.sum()))
+        return seg.size
+
+    def apply(self, docs: Iterable[Doc], remove: Iterable[int] = ()) -> int:
+        """Add or replace papers (and drop `remove`d ids); searchable when this returns."""
+        docs = list(docs)
+        gone = {d.paper_id for d in docs} | set(remove)
+        if not docs and not gone:
+            return 0
+        snap = self.snapshot
+        segments = list(snap.segments)
+        df = snap.df
+        n_docs, total_len = snap.n_docs, snap.total_len
+        if gone and segments:
+            gone_arr = np.fromiter(gone, dtype=np.int64, count=len(gone))
+            gone_arr.sort()
+            df = df.copy()
+            for i, seg in enumerate(segments):
+                pos = np.minimum(np.searchsorted(seg.paper_ids, gone_arr), seg.size - 1)
+                pos = pos[seg.paper_ids[pos] == gone_arr]  # distinct, since gone_arr is
+                pos = pos[seg.alive[pos]]
+                if not len(pos):
+                    continue
+                dead = np.zeros(seg.size, dtype=bool)
+                dead[pos] = True
+                hit = np.flatnonzero(dead[seg.indices])
+                tids = np.searchsorted(seg.indptr, hit, side="right") - 1
+                df[: seg.n_terms] -= np.bincount(tids, minlength=seg.n_terms)
+                alive = seg.alive.copy()
+                alive[pos] = False
+                segments[i] = seg.with_alive(alive)
+                n_docs -= len(pos)
+                total_len -= int(seg.doc_len[pos].sum())
+        if docs:
+            latest = {d.paper_id: d for d in docs}
+            seg = self._build_segment(latest[k] for k in sorted(latest))
+            segments.append(seg)
+            counts = np.diff(seg.indptr)
+            if len(df) < len(counts):
+                df = np.concatenate([df, np.zeros(len(counts) - len(df), dtype=np.int64)])
+            elif df is snap.df:
+                df = df.copy()
+            df[: len(counts)] += counts
+            n_docs += seg.size
+            total_len += int(seg.doc_len.sum())
+        segments = [s for s in segments if s.n_live] or segments[:0]
+        self.snapshot = _finish(tuple(segments), df, n_docs, total_len)
+        self._maybe_merge()
+        return len(docs)
+
+    def _maybe_merge(self) -> None:
+        segs = self.snapshot.segments
+        if len(segs) < 2:
+            return
+        big, small = segs[0], segs[1:]
+        small_live = sum(s.n_live for s in small)
+        dead = sum(s.size - s.n_live for s in segs)
+        if small_live >= max(MERGE_MIN_DOCS, MERGE_FRACTION * big.n_live) or dead > big.size // 4:
+            self.merge(segs)
+        elif len(small) > MAX_SMALL_SEGMENTS:
+            self.merge(small)
+
+    def merge(self, which: Sequence[Segment] | None = None) -> None:
+        """Rewrite `which` segments (default: all) as one, dropping dead documents."""
+        snap = self.snapshot
+        which = list(snap.segments if which is None else which)
+        if not which:
+            return
+        n_terms = len(self.vocab)
+        mats, ids, pubs, srcs = [], [], [], []
+        for seg in which:
+            live = np.flatnonzero(seg.alive)
+            mats.append(seg.csc(n_terms).tocsr()[live])
+            ids.append(seg.paper_ids[live])
+            pubs.append(seg.published[live])
+            srcs.append(seg.source[live])
+        m = sp.vstack(mats, format="csr")
+        paper_ids = np.concatenate(ids)
+        order = np.argsort(paper_ids, kind="stable")
+        if not np.array_equal(order, np.arange(len(order))):
+            m = m[order]
+        merged = _segment_from_csr(
+            sp.csr_array(m),
+            paper_ids[order],
+            np.concatenate(pubs)[order],
+            np.concatenate(srcs)[order],
+        )
+        keep = [s for s in snap.segments if all(s is not w for w in which)]
+        segments = [merged, *keep] if merged.size else keep
+        segments.sort(key=lambda s: -s.size)
+        self.snapshot = _finish(tuple(segments), snap.df, snap.n_docs, snap.total_len)
+
+
+def _widen(m: sp.csr_array, n_terms: int) -> sp.csr_array:
+    return sp.csr_array((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
+
+
+def _score_segment(
+    seg: Segment, norm: np.ndarray, weights: Sequence[tuple[int, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(local doc indices, scores) of the segment's docs containing any weighted term."""
+    parts = []
+    for tid, w in weights:
+        docs, tf = seg.postings(tid)
+        if len(docs):
+            tf = tf.astype(np.float64)
+            parts.append((docs, w * (tf * (K1 + 1) / (tf + norm[docs]))))
+    if not parts:
+        return _EMPTY_I32, np.zeros(0)
+    if len(parts) == 1:
+        return parts[0]
+    docs = np.concatenate([p[0] for p in parts])
+    contrib = np.concatenate([p[1] for p in parts])
+    dense = np.bincount(docs, weights=contrib, minlength=seg.size)
+    hit = np.zeros(seg.size, dtype=bool)
+    hit[docs] = True
+    local = np.flatnonzero(hit)
+    return local, dense[local]
+
+
+def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (score desc, paper id asc) without sorting everything; ties are stable."""
+    n = len(scores)
+    if k <= 0 or n == 0:
+        return ids[:0], scores[:0]
+    if k < n:
+        part = np.argpartition(-scores, k - 1)[:k]
+        threshold = scores[part].min()
+        sel = np.flatnonzero(scores >= threshold)  # every tie at the cut, for determinism
+    else:
+        sel = np.arange(n)
+    order = np.lexsort((ids[sel], -scores[sel]))[:k]
+    sel = sel[order]
+    return ids[sel], scores[sel]

@@ -1,0 +1,207 @@
+"""The search API the Slack app and the CLI use: query validation, paging, and keeping the
+in-memory index in step with the database.
+
+The database is the source of truth. Every paper change bumps its `rev` (writers serialize, so
+revs commit in order), which lets the engine follow changes made by any process with
+`rev > last_seen`: `refresh()` applies them right away (the importer calls it after writing),
+and `search()` also checks `max_rev` at most once per `refresh_interval` seconds, so papers
+written by another replica show up within about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from bot.search.bm25 import BM25Index, Doc, top_k
+from bot.search.tokenize import tokenize
+from storage import papers
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+TITLE_WEIGHT = 2  # title tokens are repeated this many times in a paper's BM25 token list
+MAX_QUERY_CHARS = 500
+MAX_LIMIT = 100
+REFRESH_INTERVAL = 1.0
+
+
+class QueryError(ValueError):
+    """The query cannot be searched; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    paper_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    query: str
+    terms: tuple[str, ...]  # distinct query tokens, for highlighting (see tokenize.token_spans)
+    hits: tuple[Hit, ...]
+    total: int  # documents with score > 0 that match the filters
+    offset: int
+    limit: int
+
+
+def paper_tokens(title: str, abstract: str) -> list[str]:
+    """A paper's BM25 token list: the title counts TITLE_WEIGHT times, then the abstract."""
+    return tokenize(title) * TITLE_WEIGHT + tokenize(abstract or "")
+
+
+def row_doc(row: papers.IndexRow) -> Doc:
+    return Doc(row.id, paper_tokens(row.title, row.abstract), row.published, row.source)
+
+
+def query_tokens(query: str) -> list[str]:
+    """The tokens of a user query, or QueryError with a message saying what to change."""
+    q = " ".join(query.split())
+    if not q:
+        raise QueryError("Type a few words to search for, e.g. `diffusion caching`.")
+    if len(q) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"That query is {len(q):,} characters long; the limit is {MAX_QUERY_CHARS}. "
+            "A few distinctive keywords work best."
+        )
+    tokens = tokenize(q)
+    if not tokens:
+        raise QueryError(
+            f"“{q}” has only very common words (like “the” or “of”), which search ignores. "
+            "Add a more specific word."
+        )
+    return tokens
+
+
+class SearchEngine:
+    """BM25 search over the papers in `db`; built lazily, kept current by rev catch-up."""
+
+    def __init__(
+        self,
+        db: Database,
+        index_dir: Path | None = None,
+        *,
+        refresh_interval: float = REFRESH_INTERVAL,
+    ) -> None:
+        self._db = db
+        self._index_dir = Path(index_dir) if index_dir is not None else None
+        self._refresh_interval = refresh_interval
+        self._lock = threading.RLock()  # held while building or applying changes
+        self._index: BM25Index | None = None
+        self._last_rev = 0
+        self._last_check = 0.0
+
+    # ----- public API ---------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+    ) -> SearchPage:
+        """One page of hits (score > 0), best first, ties by paper id."""
+        tokens = query_tokens(query)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"Ask for between 1 and {MAX_LIMIT} results at a time.")
+        if offset < 0:
+            raise QueryError("The page offset cannot be negative.")
+        if since and until and since > until:
+            raise QueryError(f"The start date {since} is after the end date {until}.")
+        index = self._ready()
+        self._maybe_refresh()
+        cands = index.match(tokens, since=since, until=until, source=source)
+        ids, scores = top_k(cands.paper_ids, cands.scores, offset + limit)
+        hits = tuple(
+            Hit(int(i), float(s))
+            for i, s in zip(ids[offset:].tolist(), scores[offset:].tolist(), strict=True)
+        )
+        return SearchPage(
+            query=" ".join(query.split()),
+            terms=tuple(dict.fromkeys(tokens)),
+            hits=hits,
+            total=len(cands.paper_ids),
+            offset=offset,
+            limit=limit,
+        )
+
+    def refresh(self) -> int:
+        """Apply papers changed in the database since the last look; returns how many."""
+        with self._lock:
+            if self._index is None:
+                return self._load_or_build()
+            return self._catch_up()
+
+    def warm(self) -> None:
+        """Build (or load) the index now, so the first search is fast."""
+        self._ready()
+
+    @property
+    def last_rev(self) -> int:
+        return self._last_rev
+
+    @property
+    def size(self) -> int:
+        return len(self._ready())
+
+    # ----- internals ----------------------------------------------------------------------
+
+    def _ready(self) -> BM25Index:
+        index = self._index
+        if index is None:
+            with self._lock:
+                if self._index is None:
+                    self._load_or_build()
+                index = self._index
+        assert index is not None
+        return index
+
+    def _maybe_refresh(self) -> None:
+        """Catch up with other processes' writes, at most once per refresh_interval."""
+        if time.monotonic() - self._last_check < self._refresh_interval:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is refreshing; search the current snapshot
+        try:
+            if time.monotonic() - self._last_check >= self._refresh_interval:
+                self._catch_up()
+        finally:
+            self._lock.release()
+
+    def _load_or_build(self) -> int:
+        return self._build()
+
+    def _build(self) -> int:
+        started = time.perf_counter()
+        index = BM25Index()
+        with self._db.session() as s:
+            # Read max_rev first: anything committed later has a higher rev and is re-read
+            # by the next catch-up (replacing a paper is idempotent).
+            rev = papers.max_rev(s)
+            n = index.build(row_doc(r) for r in papers.iter_index_rows(s, 0))
+        self._index, self._last_rev, self._last_check = index, rev, time.monotonic()
+        log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
+        return n
+
+    def _catch_up(self) -> int:
+        assert self._index is not None
+        with self._db.session() as s:
+            rows: Iterable[papers.IndexRow] = []
+            if papers.max_rev(s) > self._last_rev:
+                rows = list(papers.iter_index_rows(s, self._last_rev))
+        self._last_check = time.monotonic()
+        if not rows:
+            return 0
+        n = self._index.apply(row_doc(r) for r in rows)
+        self._last_rev = max(self._last_rev, *(r.rev for r in rows))
+        log.debug("search index caught up to rev %d (%d papers)", self._last_rev, n)
+        return n
