@@ -126,10 +126,13 @@ def _validate(path: Path, fmt: str, bar: Progress) -> str:
     src, kind, items = open_parser(path, fmt)
     try:
         bar.start("checking", src)
-        for records, item in enumerate(items, 1):
+        records = 0
+        for item in items:
             if item.error is not None:
                 raise ImportFailed(path, item.line, item.error)
+            records += 1
             bar.update(records)
+        bar.update(records, force=True)
         return kind
     finally:
         bar.finish()
@@ -177,6 +180,7 @@ def _write(
                 flush()
             bar.update(file_report.records + len(batch))
         flush()
+        bar.update(file_report.records, force=True)
     except ImportFailed:
         if skip_bad:
             flush()  # keep the good records read before the file broke off

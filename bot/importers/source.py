@@ -77,7 +77,9 @@ class Source:
 
     def _raw_lines(self) -> Iterator[bytes]:
         try:
-            yield from self._f
+            # Not `yield from`: closing this generator early would then close the file too.
+            for raw in self._f:  # noqa: UP028
+                yield raw
         except (OSError, EOFError) as exc:  # corrupt or truncated gzip stream
             raise ImportFailed(self.path, self.lines_read + 1, f"cannot read it ({exc})") from None
 
