@@ -1,0 +1,49 @@
+"""Block Kit for the digest: the day's message and one abstract reply per paper.
+
+Built from the app's helpers in bot/blocks.py (escaping, defusing, splitting, limits), so
+digest posts follow the same rules as search results; only the layout lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from bot import blocks as kit
+
+
+def header_text(day: date, topic: str) -> str:
+    title = f"Trending papers · {day:%a %d %b %Y}"
+    return f"{title} · {topic}" if topic else title
+
+
+def _votes(n: int | None) -> str:
+    n = n or 0
+    return f"▲ {n} upvote{'' if n == 1 else 's'}"
+
+
+def parent_message(day: date, topic: str, papers: Sequence[kit.PaperLike]) -> dict[str, Any]:
+    """The day's message: a header with the date, then papers by upvotes (title, votes,
+    authors). {"text", "blocks"} for chat.postMessage."""
+    out: list[dict[str, Any]] = [
+        {"type": "header", "text": kit.plain(header_text(day, topic), kit.MAX_HEADER_TEXT)}
+    ]
+    for rank, p in enumerate(papers, 1):
+        authors = kit.safe_clip(kit.short_authors(p.authors or []), 500)
+        line = f"{rank}. {kit.title_link(p)}  {_votes(p.upvotes)}"
+        out.append(kit.section("\n".join(x for x in (line, authors) if x)[: kit.MAX_SECTION_TEXT]))
+    out.append(kit.context("Abstracts are in the thread · ranked by Hugging Face upvotes"))
+    fallback = f"{header_text(day, topic)}: " + "; ".join(kit.clip(p.title, 60) for p in papers)
+    return kit.message(fallback, out[: kit.MAX_BLOCKS])
+
+
+def reply_message(rank: int, paper: kit.PaperLike) -> dict[str, Any]:
+    """A paper's reply in the thread: its linked title, then the whole abstract, split."""
+    out: list[dict[str, Any]] = [kit.section(f"{rank}. {kit.title_link(paper)}")]
+    pieces = kit.split_text(paper.abstract or "", kit.MAX_SECTION_TEXT)
+    room = kit.MAX_BLOCKS - len(out)
+    if len(pieces) > room:
+        pieces = [*pieces[: room - 1], "_(abstract continues; too long for one Slack message)_"]
+    out += [kit.section(p) for p in pieces] or [kit.section("_No abstract available._")]
+    return kit.message(f"{rank}. {kit.clip(paper.title, 200)}", out)

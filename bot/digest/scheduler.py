@@ -1,0 +1,78 @@
+"""Run digest cycles on a timer: in-process for `paperbot serve`, or as the worker.
+
+Every instance runs the same interval job; the database leases (see runner) make any
+number of instances safe, so the worker scales by adding processes. A cycle that fails
+is logged and the next one tries again; nothing here can take the process down.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.digest.poster import SlackPoster
+from bot.digest.runner import Settings, run_cycle
+
+log = logging.getLogger(__name__)
+JOB_ID = "paperbot-digest"
+
+
+def safe_cycle(services: Any, poster: SlackPoster, settings: Settings) -> None:
+    """One cycle whose every failure is logged, never raised into the scheduler."""
+    try:
+        report = run_cycle(services, poster, settings=settings)
+    except Exception:
+        log.exception("digest cycle failed; the next one will retry")
+        return
+    problem = report.problem()
+    if problem:
+        log.warning("%s", problem)
+    if report.planned or report.done or report.deactivated:
+        log.info("%s", report.summary())
+
+
+def _add_job(sched: BaseScheduler, services: Any, poster: SlackPoster) -> None:
+    settings = Settings.from_config(services.config)
+    sched.add_job(
+        safe_cycle,
+        "interval",
+        seconds=settings.interval,
+        args=(services, poster, settings),
+        id=JOB_ID,
+        next_run_time=datetime.now(UTC),  # first cycle right away
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(settings.interval),
+    )
+
+
+def start_scheduler(services: Any, client: Any) -> BackgroundScheduler:
+    """Digest cycles in a background thread (for `paperbot serve`); call .shutdown()."""
+    sched = BackgroundScheduler(timezone=UTC)
+    _add_job(sched, services, SlackPoster(client))
+    sched.start()
+    log.info("digest scheduler started")
+    return sched
+
+
+def run_blocking(services: Any, poster: SlackPoster) -> None:
+    """The `paperbot digest` worker: cycles until SIGTERM/SIGINT (the current one finishes)."""
+    sched = BlockingScheduler(timezone=UTC)
+    _add_job(sched, services, poster)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("digest worker stopping (signal %d)", signum)
+        sched.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("digest worker started")
+    try:
+        sched.start()
+    except KeyboardInterrupt:
+        sched.shutdown(wait=False)

@@ -1,0 +1,127 @@
+"""Hugging Face daily papers: fetch, validate, and store them as searchable papers.
+
+A bad entry is skipped and logged; a down, slow or garbled API raises FetchError, so the
+cycle reports a failure and plans nothing (never half a digest) and the next cycle retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from bot.importers.errors import RecordError
+from bot.importers.hf import hf_entry_to_record
+from storage.papers import PaperRecord
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "PaperBot/0.1 (+https://github.com/paperbot/paperbot)"
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TRIES = 3
+BACKOFF = 1.0  # seconds before the 2nd try; doubles after each failure
+
+
+class FetchError(RuntimeError):
+    """The daily-papers API could not give a usable answer; the message says what failed."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    records: list[PaperRecord]
+    skipped: int
+
+
+def _get_json(
+    client: httpx.Client, url: str, params: dict[str, str], tries: int, backoff: float
+) -> Any:
+    """The JSON body, retrying timeouts, connection errors, 429 and 5xx with backoff."""
+    last = ""
+    for attempt in range(1, tries + 1):
+        try:
+            resp = client.get(url, params=params)
+        except httpx.TimeoutException:
+            last = "timed out"
+        except httpx.TransportError as exc:
+            last = f"connection failed ({type(exc).__name__})"
+        else:
+            if resp.status_code >= 500 or resp.status_code == 429:
+                last = f"HTTP {resp.status_code}"
+            elif resp.status_code != 200:
+                raise FetchError(f"daily papers {url}?{params}: HTTP {resp.status_code}")
+            else:
+                try:
+                    return resp.json()
+                except ValueError:
+                    raise FetchError(
+                        f"daily papers {url}: the answer is not JSON ({resp.text[:40]!r})"
+                    ) from None
+        if attempt < tries:
+            log.warning("daily papers %s: %s; retrying (%d/%d)", url, last, attempt, tries)
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise FetchError(f"daily papers {url} {last} after {tries} tries")
+
+
+def fetch_daily(
+    api_url: str,
+    days: Sequence[date],
+    *,
+    timeout: httpx.Timeout | float = TIMEOUT,
+    tries: int = TRIES,
+    backoff: float = BACKOFF,
+) -> Fetched:
+    """The daily-papers lists of `days`, merged by paper (highest upvotes kept)."""
+    url = f"{api_url.rstrip('/')}/daily_papers"
+    by_key: dict[str, PaperRecord] = {}
+    skipped = 0
+    with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}) as client:
+        for day in days:
+            body = _get_json(client, url, {"date": day.isoformat()}, tries, backoff)
+            if not isinstance(body, list):
+                raise FetchError(
+                    f"daily papers {url}?date={day}: expected a list of entries, "
+                    f"got {type(body).__name__}"
+                )
+            good = 0
+            for i, entry in enumerate(body):
+                try:
+                    rec = hf_entry_to_record(entry)
+                except RecordError as exc:
+                    skipped += 1
+                    log.warning("daily papers %s entry %d skipped: %s", day, i, exc)
+                    continue
+                good += 1
+                old = by_key.get(rec.key)
+                if old is None or (rec.upvotes or 0) > (old.upvotes or 0):
+                    by_key[rec.key] = rec
+            if body and not good:
+                raise FetchError(
+                    f"daily papers {url}?date={day}: none of the {len(body)} entries is usable"
+                )
+    return Fetched(records=list(by_key.values()), skipped=skipped)
+
+
+def store(services: Any, records: Sequence[PaperRecord]) -> dict[str, int]:
+    """Upsert fetched papers (source "hf"), make them searchable now; key -> paper id."""
+    from sqlalchemy import select
+
+    from storage.models import Paper
+    from storage.papers import upsert_papers
+
+    if not records:
+        return {}
+    with services.db.session() as s:
+        counts = upsert_papers(s, records)
+    arxiv_ids = [r.arxiv_id for r in records if r.arxiv_id]
+    with services.db.session() as s:
+        rows = s.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(arxiv_ids)))
+        ids = {f"arxiv:{a}": i for a, i in rows}
+    if counts.added or counts.updated:
+        services.search.refresh()
+    log.info("daily papers stored: %s", counts.summary())
+    return {r.key: ids[r.key] for r in records if r.key in ids}

@@ -1,0 +1,156 @@
+"""A fake Hugging Face daily-papers API over real HTTP on 127.0.0.1.
+
+`GET /api/daily_papers?date=YYYY-MM-DD` answers the entries set for that date, shaped like
+huggingface.co's. Modes: "ok", "error" (HTTP 500), "slow" (sleeps `slow_seconds` before
+answering), "garbage" (not JSON), "shape" (JSON but not a list). `fail_next(n)` makes the
+next n requests answer 500, then recover. Point the app at it with HF_API_URL=fake.api_url.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+def hf_entry(
+    arxiv_id: str,
+    title: str,
+    *,
+    summary: str = "",
+    authors: tuple[str, ...] = ("Ada Lovelace", "Alan Turing"),
+    upvotes: int = 10,
+    published: str = "2025-08-19T13:00:00.000Z",
+    github: str | None = None,
+) -> dict[str, Any]:
+    """One daily-papers entry, as the real API shapes it (extra fields included)."""
+    summary = summary or f"We study {title.lower()}. Our method improves results."
+    return {
+        "paper": {
+            "id": arxiv_id,
+            "authors": [
+                {"_id": f"a{i}", "name": name, "hidden": False} for i, name in enumerate(authors)
+            ],
+            "mediaUrls": [],
+            "publishedAt": published,
+            "submittedOnDailyAt": published,
+            "title": title,
+            "summary": summary,
+            "upvotes": upvotes,
+            "discussionId": f"d{arxiv_id}",
+            "githubRepo": github,
+            "ai_summary": summary[:80],
+            "ai_keywords": [],
+        },
+        "publishedAt": published,
+        "title": title,
+        "summary": summary,
+        "thumbnail": f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{arxiv_id}.png",
+        "numComments": 3,
+        "submittedBy": {"_id": "u1", "avatarUrl": "", "fullname": "Someone", "name": "someone"},
+        "isAuthorParticipating": False,
+    }
+
+
+@dataclass
+class Request:
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.time)
+
+
+class FakeHF:
+    def __init__(self) -> None:
+        self.days: dict[str, list[Any]] = {}
+        self.requests: list[Request] = []
+        self.mode = "ok"
+        self.slow_seconds = 2.0
+        self._fail_next = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+    def start(self) -> FakeHF:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeHF:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        assert self._server, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
+
+    # --- set-up -----------------------------------------------------------------------
+    def set_day(self, day: date | str, entries: list[Any]) -> None:
+        with self._lock:
+            self.days[str(day)] = list(entries)
+
+    def fail_next(self, n: int) -> None:
+        with self._lock:
+            self._fail_next = n
+
+    # --- HTTP -------------------------------------------------------------------------
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        url = urlparse(req.path)
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        with self._lock:
+            self.requests.append(
+                Request(url.path, params, {k.lower(): v for k, v in req.headers.items()})
+            )
+            failing = self._fail_next > 0
+            if failing:
+                self._fail_next -= 1
+            mode = self.mode
+            entries = self.days.get(params.get("date", ""), [])
+        if url.path != "/api/daily_papers":
+            return self._send(req, 404, b'{"error":"Not Found"}')
+        if failing or mode == "error":
+            return self._send(req, 500, b'{"error":"Internal Error"}')
+        if mode == "slow":
+            time.sleep(self.slow_seconds)
+        if mode == "garbage":
+            return self._send(req, 200, b"<html>upstream hiccup</html>", "text/html")
+        if mode == "shape":
+            return self._send(req, 200, b'{"error": "Invalid date"}')
+        self._send(req, 200, json.dumps(entries).encode())
+
+    @staticmethod
+    def _send(
+        req: BaseHTTPRequestHandler, status: int, body: bytes,
+        ctype: str = "application/json; charset=utf-8",
+    ) -> None:
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", ctype)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout tests)
