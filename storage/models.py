@@ -49,4 +49,13 @@ class Paper(Base):
 # --- Slack events (issue 3): models below this line belong to the Slack app ---
 
 
+class SlackEventReceipt(Base):
+    """One row per Slack event_id answered, so retries and other replicas skip it."""
+
+    __tablename__ = "slack_event_receipts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 # --- Digest (issue 4): models below this line belong to the daily digest ---

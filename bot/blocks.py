@@ -1,0 +1,571 @@
+"""Block Kit messages for PaperBot: pure functions from data to Slack message payloads.
+
+Everything that comes from outside (paper titles, abstracts, author names, the user's
+query) is escaped for mrkdwn (`&`, `<`, `>`) and has its formatting characters defused, so
+a paper titled `<!channel> *bold*` shows as typed and pings nobody. Text objects carrying
+outside text are `verbatim` (Slack does not auto-link names or mentions in them).
+
+Every message respects Block Kit's limits (see LIMITS); long abstracts are split into
+several sections at sentence or word boundaries instead of being cut. `validate_message`
+checks a payload against those limits (the tests run it on everything the app sends).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from bot.search.tokenize import token_spans
+
+# Block Kit limits (https://api.slack.com/reference/block-kit).
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENT_TEXT = 2000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_ACTION_VALUE = 2000
+MAX_ID = 255  # block_id, action_id
+MAX_FALLBACK_TEXT = 40_000
+FALLBACK_TEXT = 300  # what we actually send as `text`: a short notification line
+TITLE_CHARS = 400  # titles are shown whole up to here, then clipped with "…"
+SNIPPET_CHARS = 320
+SNIPPET_RENDERED = 1300  # escaping can lengthen a snippet; keep sections under 3,000
+MAX_URL = 800
+AUTHORS_SHOWN = 3
+
+ABSTRACT_ACTION = "paper_abstract"  # action_id prefix: paper_abstract_<rank>
+MORE_ACTION = "papers_more"
+SHARE_ACTION = "papers_share"
+
+ZWSP = "\u200b"
+_FORMATTING = "*_~`"
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MRKDWN_SPECIAL = re.compile(r"[&<>*_~`]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+class PaperLike(Protocol):
+    id: int
+    title: str
+    abstract: str
+    authors: list[str]
+    published: date | None
+    url: str | None
+    pdf_url: str | None
+    code_url: str | None
+    upvotes: int | None
+    arxiv_id: str | None
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack reserves for links and mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe_char(c: str) -> str:
+    if c in _ESCAPES:
+        return _ESCAPES[c]
+    if c in _FORMATTING:
+        # A zero-width space on both sides keeps *_~` from opening or closing formatting.
+        return f"{ZWSP}{c}{ZWSP}"
+    return c
+
+
+def safe(text: str) -> str:
+    """Outside text for mrkdwn: escaped, and formatting characters defused."""
+    if not _MRKDWN_SPECIAL.search(text):
+        return text
+    return _MRKDWN_SPECIAL.sub(lambda m: _safe_char(m.group()), text)
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut `text` to keep at most `limit` chars: at a space when one is near."""
+    if len(text) <= limit:
+        return len(text)
+    space = text.rfind(" ", 0, limit + 1)
+    return space if space >= limit * 0.6 else limit
+
+
+def clip(text: str, limit: int) -> str:
+    """Plain text at most `limit` chars long, cut at a word boundary with "…"."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: _cut_point(text, limit - 1)].rstrip() + "…"
+
+
+def safe_clip(text: str, limit: int) -> str:
+    """`safe(text)` clipped so the *rendered* string fits in `limit` chars."""
+    text = text.strip()
+    rendered = safe(text)
+    if len(rendered) <= limit:
+        return rendered
+    out: list[str] = []
+    used = 0
+    for c in text:
+        piece = _safe_char(c)
+        if used + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        used += len(piece)
+    cut = "".join(out)
+    space = cut.rfind(" ")
+    if space >= len(cut) * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _fit(text: str, limit: int, render: Callable[[str], str]) -> int:
+    """Longest prefix length of `text` whose rendering fits in `limit` (at least 1 char)."""
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(render(text[:mid])) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def split_text(text: str, limit: int, render: Callable[[str], str] = safe) -> list[str]:
+    """Split `text` into rendered pieces of at most `limit` chars each, never dropping text.
+
+    Cuts fall between sentences when possible, else between words, else inside a very
+    long word. Rendering (escaping) can only lengthen text, so sizes are measured after it.
+    """
+    text = " ".join(text.split())
+    if not text:
+        return []
+    pieces: list[str] = []
+    current = ""
+    sentences = _SENTENCE_END.split(text)
+    for sentence in sentences:
+        candidate = f"{current} {sentence}" if current else sentence
+        if len(render(candidate)) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+            current = ""
+        # The sentence alone is too long: fill pieces word by word.
+        for word in sentence.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if len(render(candidate)) <= limit:
+                current = candidate
+                continue
+            if current:
+                pieces.append(current)
+            current = word
+            while len(render(current)) > limit:  # one enormous "word"
+                n = _fit(current, limit, render)
+                pieces.append(current[:n])
+                current = current[n:]
+    if current:
+        pieces.append(current)
+    return [render(p) for p in pieces]
+
+
+def link_url(url: str | None, limit: int = MAX_URL) -> str | None:
+    """An http(s) URL made safe inside `<url|label>` (no `|`, `<`, `>`, spaces), or None."""
+    if not url or len(url) > limit or not re.match(r"^https?://", url.strip(), re.IGNORECASE):
+        return None
+    url = url.strip()
+    for c, enc in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
+        url = url.replace(c, enc)
+    return url.replace("&", "&amp;")
+
+
+def short_authors(authors: Sequence[str], shown: int = AUTHORS_SHOWN) -> str:
+    """'A, B, C et al.' for long author lists; all names when there are few."""
+    names = [" ".join(a.split()) for a in authors if a and a.strip()]
+    if len(names) > shown:
+        return ", ".join(names[:shown]) + " et al."
+    return ", ".join(names)
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a match to whole words: Slack only renders *bold* on word boundaries."""
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return start, end
+
+
+def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Character spans of `text` whose tokens are among the (stemmed) query terms."""
+    wanted = set(terms)
+    if not wanted:
+        return []
+    return merge_spans(
+        _word_bounds(text, s, e) for tok, s, e in token_spans(text) if tok in wanted
+    )
+
+
+def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, int]:
+    """The stretch of `size` chars of `text` holding the most matches, on word boundaries."""
+    if len(text) <= size:
+        return 0, len(text)
+    best_start, best_count = 0, -1
+    for s, _ in spans or [(0, 0)]:
+        start = max(0, min(s - size // 4, len(text) - size))
+        count = sum(1 for a, b in spans if a >= start and b <= start + size)
+        if count > best_count:
+            best_start, best_count = start, count
+    start = best_start
+    if start > 0:
+        space = text.find(" ", start)
+        if 0 <= space < start + 30:
+            start = space + 1
+    end = min(len(text), start + size)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        if space > start + size // 2:
+            end = space
+    return start, end
+
+
+def snippet(text: str, terms: Iterable[str], size: int = SNIPPET_CHARS) -> str:
+    """mrkdwn excerpt of `text` around the query's matches, matched words in bold."""
+    text = " ".join((text or "").split())
+    if not text:
+        return ""
+    spans = match_spans(text, terms)
+    start, end = _window(text, spans, size)
+    out: list[str] = ["…" if start > 0 else ""]
+    pos = start
+    for s, e in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        out.append(safe(text[pos:s]))
+        out.append(f"*{safe(text[s:e])}*")
+        pos = e
+    out.append(safe(text[pos:end]))
+    out.append("…" if end < len(text) else "")
+    return "".join(out)
+
+
+# --- blocks -------------------------------------------------------------------------------
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def plain(text: str, limit: int) -> dict[str, Any]:
+    """plain_text is never parsed for mentions or formatting: the safest home for titles."""
+    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": False}
+
+
+def section(text: str, *, block_id: str | None = None, accessory: dict | None = None) -> dict:
+    block: dict[str, Any] = {"type": "section", "text": mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    if accessory:
+        block["accessory"] = accessory
+    return block
+
+
+def context(*texts: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:MAX_CONTEXT_ELEMENTS]}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict:
+    b: dict[str, Any] = {
+        "type": "button",
+        "text": plain(text, MAX_BUTTON_TEXT),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        b["style"] = style
+    return b
+
+
+def message(fallback: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chat.postMessage/respond payload: blocks plus a short notification text.
+
+    `fallback` is raw text: it is clipped, then made safe (notifications parse mentions too).
+    """
+    return {"text": safe(clip(fallback, FALLBACK_TEXT)) or " ", "blocks": blocks[:MAX_BLOCKS]}
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where a results page sits: the query, the offset shown and the total found."""
+
+    query: str
+    offset: int
+    total: int
+    terms: tuple[str, ...] = ()
+
+
+def page_value(query: str, offset: int) -> str | None:
+    """Button value carrying a query and an offset (None if the query is too long for it)."""
+    value = json.dumps({"q": query, "o": offset}, ensure_ascii=False)
+    return value if len(value) <= MAX_ACTION_VALUE else None
+
+
+def parse_page_value(value: str) -> tuple[str, int]:
+    """Inverse of page_value; raises ValueError on anything else."""
+    data = json.loads(value)
+    query, offset = data["q"], int(data["o"])
+    if not isinstance(query, str) or offset < 0:
+        raise ValueError("bad page value")
+    return query, offset
+
+
+def title_link(paper: PaperLike, limit: int = TITLE_CHARS) -> str:
+    """`*<url|Title>*` (or `*Title*` without a URL), escaped and defused."""
+    title = safe_clip(paper.title, limit)
+    url = link_url(paper.url)
+    return f"*<{url}|{title}>*" if url else f"*{title}*"
+
+
+def meta_line(paper: PaperLike) -> str:
+    parts = [safe_clip(short_authors(paper.authors or []), 300)]
+    if paper.published:
+        parts.append(paper.published.isoformat())
+    if paper.upvotes:
+        parts.append(f"▲ {paper.upvotes} upvotes")
+    return " · ".join(p for p in parts if p)
+
+
+def paper_section(paper: PaperLike, rank: int, terms: Sequence[str]) -> dict[str, Any]:
+    lines = [title_link(paper), meta_line(paper)]
+    excerpt, size = snippet(paper.abstract, terms), SNIPPET_CHARS
+    while len(excerpt) > SNIPPET_RENDERED:
+        size //= 2
+        excerpt = snippet(paper.abstract, terms, size)
+    if excerpt:
+        lines.append(excerpt)
+    text = "\n".join(line for line in lines if line)
+    return section(
+        text[:MAX_SECTION_TEXT],
+        block_id=f"paper_{rank}",
+        accessory=button("Abstract", f"{ABSTRACT_ACTION}_{rank}", str(paper.id)),
+    )
+
+
+def results_message(
+    papers: Sequence[PaperLike],
+    paging: Paging,
+    *,
+    ephemeral: bool,
+    shared_by: str | None = None,
+) -> dict[str, Any]:
+    """One page of search results. Ephemeral pages get a "Share in channel" button."""
+    query = " ".join(paging.query.split())
+    shown_to = paging.offset + len(papers)
+    heading = (
+        f"Papers {paging.offset + 1}–{shown_to} of {paging.total} for “{safe_clip(query, 200)}”"
+    )
+    if shared_by and _USER_ID.match(shared_by):
+        heading += f" · shared by <@{shared_by}>"
+    blocks: list[dict[str, Any]] = [context(heading)]
+    blocks += [
+        paper_section(p, rank, paging.terms)
+        for rank, p in enumerate(papers, paging.offset + 1)
+    ]
+    buttons = []
+    more = page_value(query, shown_to)
+    if more and shown_to < paging.total:
+        buttons.append(button("More results", MORE_ACTION, more))
+    share = page_value(query, paging.offset)
+    if ephemeral and share:
+        buttons.append(button("Share in channel", SHARE_ACTION, share, style="primary"))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "paging", "elements": buttons})
+    text = f"{paging.total} papers for “{clip(query, 100)}”: " + "; ".join(
+        clip(p.title, 80) for p in papers[:3]
+    )
+    return message(text, blocks)
+
+
+def no_results_message(query: str) -> dict[str, Any]:
+    text = (
+        f"No papers match “{safe_clip(query, 500)}”. "
+        "Try fewer or different words, e.g. `/papers diffusion caching`."
+    )
+    return message(f"No papers match “{clip(query, 100)}”.", [section(text)])
+
+
+def error_message(text: str) -> dict[str, Any]:
+    """A user-facing problem (bad query, missing permission), shown as typed."""
+    return message(text, [section(safe_clip(text, 2900))])
+
+
+def notice_message(mrkdwn_text: str, fallback: str) -> dict[str, Any]:
+    """Our own mrkdwn (already safe): help, hints, confirmations."""
+    return message(fallback, [section(mrkdwn_text[:MAX_SECTION_TEXT])])
+
+
+HELP_TEXT = (
+    "*PaperBot* finds papers in the team's library.\n"
+    "• `/papers diffusion caching` – the best matches (only you see them; "
+    "*Share in channel* posts them)\n"
+    "• `@paperbot diffusion caching` – answers in a thread, visible to all\n"
+    "• *Abstract* under a result posts its abstract in the thread\n"
+    "• `/papers subscribe [topic] [at HH:MM]` – a daily digest of trending papers "
+    "in this channel\n"
+    "• `/papers unsubscribe` – stop this channel's digest\n"
+    "• `/papers subscriptions` – list this channel's digest settings\n"
+    "• `/papers help` – this message"
+)
+
+
+def help_message() -> dict[str, Any]:
+    return notice_message(HELP_TEXT, "PaperBot: /papers <words> searches the paper library.")
+
+
+def abstract_message(paper: PaperLike, *, note: str | None = None) -> dict[str, Any]:
+    """The full abstract, split over as many sections as it needs (never cut).
+
+    `note` (our own mrkdwn, e.g. why it could not go in the thread) is shown first.
+    """
+    blocks: list[dict[str, Any]] = [context(note)] if note else []
+    blocks.append({"type": "header", "text": plain(paper.title, MAX_HEADER_TEXT)})
+    links = [
+        f"<{u}|{label}>"
+        for label, u in (
+            ("paper", link_url(paper.url)),
+            ("PDF", link_url(paper.pdf_url)),
+            ("code", link_url(paper.code_url)),
+        )
+        if u
+    ]
+    meta = meta_line(paper)
+    info = " · ".join(x for x in (meta, " ".join(links)) if x)
+    if info:
+        blocks.append(context(info[:MAX_CONTEXT_ELEMENT_TEXT]))
+    pieces = split_text(paper.abstract or "", MAX_SECTION_TEXT)
+    room = MAX_BLOCKS - len(blocks)
+    if len(pieces) > room:  # more than ~140,000 characters: say so rather than fail
+        pieces = [*pieces[: room - 1], "_(abstract continues; too long for one Slack message)_"]
+    blocks += [section(p) for p in pieces] or [section("_No abstract stored for this paper._")]
+    return message(f"Abstract: {clip(paper.title, 200)}", blocks)
+
+
+# Slack Web API errors a user can do something about, and what to tell them.
+SLACK_ERROR_HINTS = {
+    "not_in_channel": "I'm not a member of this channel. Invite me with `/invite @paperbot`.",
+    "channel_not_found": (
+        "I can't see this channel (private channels need an invite: `/invite @paperbot`)."
+    ),
+    "is_archived": "This channel is archived, so I can't post in it.",
+    "channel_is_archived": "This channel is archived, so I can't post in it.",
+    "restricted_action": "A workspace setting stops me from posting here; ask an admin.",
+    "msg_too_long": "That answer was too long for Slack; try a narrower query.",
+    "ratelimited": "Slack is rate-limiting me right now; please try again in a minute.",
+}
+
+
+def slack_error_hint(error: str) -> str:
+    return SLACK_ERROR_HINTS.get(
+        error, f"Slack refused my message ({safe_clip(error, 100)}); please try again."
+    )
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def validate_message(payload: dict[str, Any]) -> list[str]:
+    """Every Block Kit limit this message breaks (empty list: Slack will accept it)."""
+    problems: list[str] = []
+    text = payload.get("text")
+    blocks = payload.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if text is not None and len(text) > MAX_FALLBACK_TEXT:
+        problems.append(f"text is {len(text)} chars (max {MAX_FALLBACK_TEXT})")
+    if not text and not blocks:
+        problems.append("message has neither text nor blocks")
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"{len(blocks)} blocks (max {MAX_BLOCKS})")
+    block_ids: set[str] = set()
+    action_ids: set[str] = set()
+
+    def check_text(obj: Any, limit: int, where: str) -> None:
+        if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
+            problems.append(f"{where}: not a text object")
+            return
+        t = obj.get("text", "")
+        if not t:
+            problems.append(f"{where}: empty text")
+        if len(t) > limit:
+            problems.append(f"{where}: {len(t)} chars (max {limit})")
+
+    def check_element(el: dict[str, Any], where: str) -> None:
+        if el.get("type") == "button":
+            check_text(el.get("text"), MAX_BUTTON_TEXT, f"{where} button text")
+            if el["text"].get("type") != "plain_text":
+                problems.append(f"{where}: button text must be plain_text")
+            if len(el.get("value", "")) > MAX_ACTION_VALUE:
+                problems.append(f"{where}: value over {MAX_ACTION_VALUE} chars")
+        aid = el.get("action_id")
+        if aid is not None:
+            if len(aid) > MAX_ID:
+                problems.append(f"{where}: action_id too long")
+            if aid in action_ids:
+                problems.append(f"{where}: duplicate action_id {aid}")
+            action_ids.add(aid)
+
+    for i, block in enumerate(blocks):
+        where = f"block {i} ({block.get('type')})"
+        bid = block.get("block_id")
+        if bid is not None:
+            if len(bid) > MAX_ID:
+                problems.append(f"{where}: block_id too long")
+            if bid in block_ids:
+                problems.append(f"{where}: duplicate block_id {bid}")
+            block_ids.add(bid)
+        kind = block.get("type")
+        if kind == "section":
+            if "text" in block:
+                check_text(block["text"], MAX_SECTION_TEXT, where)
+            elif not block.get("fields"):
+                problems.append(f"{where}: section without text or fields")
+            for f in block.get("fields", []):
+                check_text(f, 2000, f"{where} field")
+            if block.get("accessory"):
+                check_element(block["accessory"], where)
+        elif kind == "header":
+            check_text(block.get("text"), MAX_HEADER_TEXT, where)
+            if block["text"].get("type") != "plain_text":
+                problems.append(f"{where}: header text must be plain_text")
+        elif kind == "context":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= MAX_CONTEXT_ELEMENTS:
+                problems.append(f"{where}: {len(elements)} elements")
+            for el in elements:
+                check_text(el, MAX_CONTEXT_ELEMENT_TEXT, f"{where} element")
+        elif kind == "actions":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= MAX_ACTIONS_ELEMENTS:
+                problems.append(f"{where}: {len(elements)} elements")
+            for el in elements:
+                check_element(el, where)
+        elif kind != "divider":
+            problems.append(f"{where}: unexpected block type")
+    return problems

@@ -1,0 +1,54 @@
+"""Events API: @mentions are answered in a thread; app lifecycle events are logged.
+
+Retries of the same event_id are dropped before they get here (bot/app.py middleware).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.blocks import help_message
+from bot.listeners import post_message, search_reply, strip_mention, tell_user
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App) -> None:
+    app.event("app_mention")(on_mention)
+    app.event("app_uninstalled")(on_app_uninstalled)
+    app.event("tokens_revoked")(on_tokens_revoked)
+
+
+def on_mention(event: dict, context: BoltContext, client: WebClient) -> None:
+    query = strip_mention(event.get("text") or "", context.bot_user_id)
+    thread_ts = event.get("thread_ts") or event["ts"]
+    context["background"](
+        answer_mention, context["services"], client, event["channel"], event.get("user"),
+        thread_ts, query,
+    )
+
+
+def answer_mention(
+    services: Services, client: WebClient, channel: str, user: str | None, thread_ts: str,
+    query: str,
+) -> None:
+    """Results in the mention's thread (visible to all); a bare mention gets the help."""
+    if not query or query.lower() in ("help", "?"):
+        reply = help_message()
+    else:
+        reply = search_reply(services, query, ephemeral=False)
+    error = post_message(client, channel, thread_ts=thread_ts, **reply)
+    if error:
+        tell_user(client, channel, user, error)
+
+
+def on_app_uninstalled(event: dict, context: BoltContext) -> None:
+    log.warning("PaperBot was uninstalled from team %s", context.team_id)
+
+
+def on_tokens_revoked(event: dict, context: BoltContext) -> None:
+    log.warning("Slack revoked PaperBot's tokens for team %s", context.team_id)

@@ -1,0 +1,218 @@
+"""Requests exactly as Slack sends them to an app: slash commands, Events API callbacks and
+block_actions, signed like Slack signs them (tests/fakes/signing.py), over real HTTP.
+
+Builders return (body bytes, content type); `SlackSender` posts them to a running server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.fakes.signing import TEST_SIGNING_SECRET, signed_headers
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID
+
+API_APP_ID = "A0PAPERBOT"
+TEAM_DOMAIN = "fakelab"
+VERIFICATION_TOKEN = "legacy-verification-token"  # Slack still sends it; Bolt ignores it
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+_seq = itertools.count(1)
+
+
+def _next() -> int:
+    return next(_seq)
+
+
+def slack_ts() -> str:
+    return f"{int(time.time())}.{_next():06d}"
+
+
+def slash_command(
+    text: str,
+    *,
+    response_url: str,
+    command: str = "/papers",
+    channel_id: str = "C0GENERAL",
+    channel_name: str = "general",
+    user_id: str = "U0ALICE",
+    user_name: str = "alice",
+) -> tuple[bytes, str]:
+    """A slash command invocation: form-encoded, exactly Slack's fields."""
+    n = _next()
+    fields = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "team_domain": TEAM_DOMAIN,
+        "channel_id": channel_id,
+        "channel_name": channel_name,
+        "user_id": user_id,
+        "user_name": user_name,
+        "command": command,
+        "text": text,
+        "api_app_id": API_APP_ID,
+        "response_url": response_url,
+        "trigger_id": f"{n}.{n * 7}.0123456789abcdef0123456789abcdef",
+    }
+    return urlencode(fields).encode(), FORM
+
+
+def app_mention(
+    text: str,
+    *,
+    channel: str = "C0GENERAL",
+    user: str = "U0ALICE",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    event_id: str | None = None,
+) -> tuple[bytes, str, dict[str, Any]]:
+    """An Events API `event_callback` wrapping an `app_mention` (body, type, event)."""
+    ts = ts or slack_ts()
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "client_msg_id": f"00000000-0000-4000-8000-{_next():012d}",
+        "team": TEAM_ID,
+        "channel": channel,
+        "event_ts": ts,
+        "blocks": [{
+            "type": "rich_text", "block_id": "b1",
+            "elements": [{"type": "rich_text_section",
+                          "elements": [{"type": "text", "text": text}]}],
+        }],
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+        event["parent_user_id"] = user
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "context_team_id": TEAM_ID,
+        "context_enterprise_id": None,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{_next():010d}",
+        "event_time": int(float(ts)),
+        "authorizations": [{
+            "enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+            "is_bot": True, "is_enterprise_install": False,
+        }],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-eyJldCI6ImFwcF9tZW50aW9uIn0-{_next()}",
+    }
+    return json.dumps(body).encode(), JSON, body
+
+
+def find_button(blocks: list[dict[str, Any]], action_prefix: str) -> tuple[dict, dict]:
+    """(block, button) of the first button whose action_id starts with `action_prefix`."""
+    for block in blocks:
+        candidates = block.get("elements", []) if block.get("type") == "actions" else [
+            block.get("accessory") or {}
+        ]
+        for el in candidates:
+            if el.get("type") == "button" and el.get("action_id", "").startswith(action_prefix):
+                return block, el
+    raise AssertionError(f"no button {action_prefix}* in the message")
+
+
+def block_actions(
+    blocks: list[dict[str, Any]],
+    action_prefix: str,
+    *,
+    response_url: str,
+    channel: str = "C0GENERAL",
+    user: str = "U0ALICE",
+    message: dict[str, Any] | None = None,
+    message_ts: str | None = None,
+) -> tuple[bytes, str]:
+    """A click on a button of a message: form field `payload` holding the JSON.
+
+    `message` is the channel message the button sits on (as Slack stores it); None means
+    the button sits on an ephemeral message, which Slack sends without a `message`.
+    """
+    block, button = find_button(blocks, action_prefix)
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message["ts"] if message else (message_ts or slack_ts()),
+        "channel_id": channel,
+        "is_ephemeral": message is None,
+    }
+    if message and message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": container,
+        "trigger_id": f"{_next()}.1234.abcdef",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": "general"},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [{
+            "action_id": button["action_id"],
+            "block_id": block.get("block_id", "b"),
+            "text": button["text"],
+            "value": button.get("value", ""),
+            "type": "button",
+            "action_ts": slack_ts(),
+        }],
+    }
+    if message is not None:
+        payload["message"] = {
+            "type": "message", "subtype": None, "text": message.get("text", ""),
+            "ts": message["ts"], "bot_id": message.get("bot_id"), "user": message.get("user"),
+            "blocks": message.get("blocks", []),
+            **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
+        }
+    return urlencode({"payload": json.dumps(payload)}).encode(), FORM
+
+
+@dataclass
+class SlackSender:
+    """Posts signed requests to the app under test, the way Slack's servers do."""
+
+    url: str  # e.g. http://127.0.0.1:PORT/slack/events
+    secret: str = TEST_SIGNING_SECRET
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(timeout=10)
+
+    def send(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+        timestamp: int | None = None,
+        secret: str | None = None,
+        signed: bool = True,
+    ) -> httpx.Response:
+        if signed:
+            headers = signed_headers(
+                body, secret=secret or self.secret, timestamp=timestamp, content_type=content_type
+            )
+        else:
+            headers = {"Content-Type": content_type}
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = retry_reason
+        headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
+        return self.http.post(self.url, content=body, headers=headers)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,127 @@
+"""`/papers` end to end: signed slash commands over HTTP, answers on the response_url."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import block_actions, slash_command
+from tests.listeners.support import Running, responses, texts
+
+
+def _answer(fake: FakeSlack, name: str, count: int = 1) -> list[dict]:
+    fake.wait_for(lambda: len(responses(fake, name)) >= count)
+    return responses(fake, name)
+
+
+def test_papers_query_lists_diffusion_caching_papers(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url("r1"))
+    resp = paperbot.sender.send(body, ctype)
+    assert resp.status_code == 200
+    [answer] = _answer(fake_slack, "r1")
+    assert answer["response_type"] == "ephemeral"
+    sections = [b for b in answer["blocks"] if b["type"] == "section"]
+    assert len(sections) == 5  # PAPERBOT_RESULTS default
+    for s in sections:
+        text = s["text"]["text"]
+        assert "cach" in text.lower() and "diffusion" in text.lower(), text
+        assert text.startswith("*"), "title first, in bold"  # sample papers have no URL
+        assert s["accessory"]["text"]["text"] == "Abstract"
+        assert s["accessory"]["value"].isdigit()
+    joined = " ".join(s["text"]["text"] for s in sections)
+    assert "*caching*" in joined.lower() or "*cache*" in joined.lower()  # matches in bold
+    assert "*diffusion*" in joined.lower()
+    actions = [b for b in answer["blocks"] if b["type"] == "actions"][0]
+    assert [e["text"]["text"] for e in actions["elements"]] == ["More results", "Share in channel"]
+
+
+def test_help_lists_subcommands(paperbot: Running, fake_slack: FakeSlack) -> None:
+    for text in ("", "help"):
+        body, ctype = slash_command(text, response_url=fake_slack.response_url("help"))
+        resp = paperbot.sender.send(body, ctype)
+        assert resp.status_code == 200
+        payload = resp.json()
+        shown = " ".join(texts(payload))
+        assert payload["response_type"] == "ephemeral"
+        for sub in ("/papers subscribe", "/papers unsubscribe", "/papers subscriptions"):
+            assert sub in shown
+
+
+def test_no_match_and_bad_query_are_explained(paperbot: Running, fake_slack: FakeSlack) -> None:
+    body, ctype = slash_command("zyxwvutsrq", response_url=fake_slack.response_url("none"))
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    [answer] = _answer(fake_slack, "none")
+    assert "No papers match" in " ".join(texts(answer))
+
+    body, ctype = slash_command("the of and", response_url=fake_slack.response_url("stop"))
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    [answer] = _answer(fake_slack, "stop")
+    shown = " ".join(texts(answer))
+    assert "search" in shown.lower() and "Traceback" not in shown
+
+
+def test_more_results_pages_and_share_posts_in_channel(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url("p1"))
+    paperbot.sender.send(body, ctype)
+    [first] = _answer(fake_slack, "p1")
+
+    click, ctype = block_actions(
+        first["blocks"], "papers_more", response_url=fake_slack.response_url("more")
+    )
+    assert paperbot.sender.send(click, ctype).status_code == 200
+    [page2] = _answer(fake_slack, "more")
+    assert page2["replace_original"] is True
+    assert "Papers 6–10 of" in " ".join(texts(page2))
+    ids1 = {b["accessory"]["value"] for b in first["blocks"] if b.get("accessory")}
+    ids2 = {b["accessory"]["value"] for b in page2["blocks"] if b.get("accessory")}
+    assert ids1 and ids2 and not ids1 & ids2
+
+    click, ctype = block_actions(
+        first["blocks"], "papers_share", response_url=fake_slack.response_url("share")
+    )
+    assert paperbot.sender.send(click, ctype).status_code == 200
+    posts = _answer(fake_slack, "share", 2)
+    shared = posts[0]
+    assert shared["response_type"] == "in_channel" and shared["replace_original"] is False
+    assert "shared by <@U0ALICE>" in " ".join(texts(shared))
+    assert {b["accessory"]["value"] for b in shared["blocks"] if b.get("accessory")} == ids1
+    assert all(e["action_id"] != "papers_share"
+               for b in shared["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert posts[1]["delete_original"] is True
+
+
+def test_burst_of_50_commands_each_acked_within_3s(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    queries = ["diffusion caching", "video generation", "reinforcement learning reasoning",
+               "mixture of experts", "speculative decoding"]
+
+    def one(i: int) -> tuple[int, float]:
+        body, ctype = slash_command(
+            queries[i % len(queries)], response_url=fake_slack.response_url(f"b{i}")
+        )
+        started = time.perf_counter()
+        resp = paperbot.sender.send(body, ctype)
+        return resp.status_code, time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(one, range(50)))
+    fake_slack.wait_for(lambda: len(fake_slack.response_posts) >= 50, timeout=20)
+    answered_in = time.perf_counter() - started
+    acks = sorted(t for _, t in results)
+    print(
+        f"\nburst of 50: ack median {statistics.median(acks) * 1000:.0f} ms, "
+        f"max {acks[-1] * 1000:.0f} ms; all 50 answered {answered_in:.2f} s after the first send"
+    )
+    assert all(status == 200 for status, _ in results)
+    assert acks[-1] < 3.0  # Slack's window for the acknowledgement
+    names = {name for name, _ in fake_slack.response_posts}
+    assert names == {f"b{i}" for i in range(50)}
+    assert all(p.get("blocks") for _, p in fake_slack.response_posts)
