@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from bot.importers.source import Source, iter_json_array
 FORMATS = ("listing", "hf", "arxiv")
 Parser = Callable[[Source], Iterator[ParsedItem]]
 PARSERS: dict[str, Parser] = {"listing": parse_listing, "hf": parse_hf, "arxiv": parse_arxiv}
+# JSON starts '[' + a value or ']', or '{' + a key or '}'; a listing title like
+# "[Re] Reproducing ..." or "{CLIP} ..." does not.
+_JSON_START = re.compile(rb'\[\s*([\[{"\]\-0-9]|true|false|null)|\{\s*["}]')
 
 
 def detect_format(src: Source, fmt: str = "auto") -> str:
@@ -28,7 +32,7 @@ def detect_format(src: Source, fmt: str = "auto") -> str:
         raise ImportFailed(src.path, None, "empty file")
     if b"\x00" in head:
         raise ImportFailed(src.path, None, "unknown format: binary data, not text or JSON")
-    is_json = head[:1] in (b"[", b"{")
+    is_json = bool(_JSON_START.match(head))
     if fmt == "listing":
         return fmt
     if fmt in ("hf", "arxiv"):

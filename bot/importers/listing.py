@@ -63,7 +63,7 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
             yield from parse_listing(opened)
         return
     title: tuple[int, str] | None = None
-    seen_entry = False
+    after_header = True  # "Subscribe" glues onto the title right after the page header
     for n, text, error in src.lines():
         if error is not None:
             if title is not None:
@@ -77,8 +77,9 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
             continue
         if title is None:
             if is_header_line(text):
+                after_header = True  # also mid-file, where two pages were concatenated
                 continue
-            if not seen_entry:
+            if after_header:
                 text = _GLUED_SUBSCRIBE.sub("", text)
             if len(text) > MAX_TITLE_CHARS:
                 yield ParsedItem(
@@ -87,7 +88,7 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
                 )
                 continue
             title = (n, text)
-            seen_entry = True
+            after_header = False
             continue
         if not looks_like_abstract(text):
             # Two title-like lines in a row: the first one has no abstract.

@@ -182,6 +182,7 @@ def test_gzip_input(tmp_path: Path, data: Path) -> None:
         ("hf_daily_papers.jsonl", None, "hf"),
         ("arxiv_snapshot.jsonl", None, "arxiv"),
         ("empty.json", b"[]", "hf"),
+        ("re.txt", b"[Re] Reproducing Sparse Attention\n" + b"We reproduce x. " * 20, "listing"),
         ("empty.txt", b"  \n\n", "empty file"),
         ("keys.jsonl", b'{"name": "x", "size": 3}\n', "unknown format: JSON entries with keys"),
         ("blob.bin", b"\x89PNG\r\n\x1a\n\x00\x00", "unknown format: binary data"),

@@ -45,6 +45,16 @@ def test_daily_papers_header_with_blank_lines(data: Path) -> None:
     assert items[0].record.abstract.startswith("Following OpenAI's introduction")
 
 
+def test_concatenated_pages(tmp_path: Path, data: Path) -> None:
+    both = (data / "listing_subscribe_glued.txt").read_text() + (
+        data / "listing_subscribe_glued.txt"
+    ).read_text().replace("Scaling Properties", "Different Properties")
+    items = list(parse_listing(write(tmp_path, both)))
+    assert [i.error for i in items] == [None] * 8
+    assert items[4].line == 13
+    assert items[4].record.title == "Different Properties of Diffusion Models for Perceptual Tasks"
+
+
 def test_title_at_end_of_file_has_no_abstract(tmp_path: Path) -> None:
     path = write(tmp_path, f"Subscribe\nSparse Attention Works\n{ABSTRACT}\nA Dangling Title\n")
     items = list(parse_listing(path))
