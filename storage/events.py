@@ -36,11 +36,15 @@ def _insert_ignoring_duplicate(db: Database, event_id: str, now: datetime) -> bo
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         else:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["event_id"]
+        # A row back means this insert won (psycopg 3 reports rowcount -1 here).
+        stmt = (
+            dialect_insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(table.c.event_id)
         )
         with db.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
     # Any other backend: a plain insert, the duplicate shows up as an IntegrityError.
     try:
         with db.engine.begin() as conn:
