@@ -64,6 +64,7 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
         return
     title: tuple[int, str] | None = None
     after_header = True  # "Subscribe" glues onto the title right after the page header
+    entries = 0
     for n, text, error in src.lines():
         if error is not None:
             if title is not None:
@@ -89,6 +90,7 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
                 continue
             title = (n, text)
             after_header = False
+            entries += 1
             continue
         if not looks_like_abstract(text):
             # Two title-like lines in a row: the first one has no abstract.
@@ -101,3 +103,5 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
         yield ParsedItem(
             title[0], error=f"title with no abstract at the end of the file: {title[1]!r:.80}"
         )
+    elif not entries and src.lines_read:
+        yield ParsedItem(0, error="no papers in this listing (only page header lines)")

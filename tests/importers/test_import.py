@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.importers import run
 from bot.importers.errors import ImportFailed
 from bot.importers.run import import_paths
-from storage.db import Database
+from storage.db import Database, DatabaseError
 from storage.models import Paper
 from tests.importers.conftest import count_rows, state, write_arxiv
 
@@ -204,6 +205,31 @@ def test_an_interrupted_import_resumes_without_duplicates(
     report = import_paths(db, [path])
     assert (report.total.added, report.total.unchanged) == (130, 100)
     assert count_rows(db) == 230
+
+
+def test_a_database_failure_mid_import_says_how_to_finish(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run, "BATCH_RECORDS", 50)
+    path = write_arxiv(tmp_path / "snapshot.jsonl", 120)
+    real = run.upsert_papers
+    calls = 0
+
+    def flaky(session, records):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+        return real(session, records)
+
+    monkeypatch.setattr(run, "upsert_papers", flaky)
+    with pytest.raises(DatabaseError) as caught:
+        import_paths(db, [path])
+    assert "after 50 new or updated papers were committed: database is locked" in str(caught.value)
+    assert "Rerunning the import finishes it" in str(caught.value)
+    assert count_rows(db) == 50
+    monkeypatch.setattr(run, "upsert_papers", real)
+    assert import_paths(db, [path]).total.added == 70
 
 
 def test_progress_only_when_asked_or_on_a_terminal(

@@ -95,6 +95,11 @@ def test_crlf_and_bom_are_tolerated(tmp_path: Path) -> None:
     assert item.record.title == "A Windows Title" and item.line == 2
 
 
+def test_header_only_listing_is_an_error(tmp_path: Path) -> None:
+    (item,) = parse_listing(write(tmp_path, "new\n\nSubscribe\nDaily Papers\nAug 19\n"))
+    assert item.line == 0 and "no papers in this listing" in item.error
+
+
 @pytest.mark.parametrize(
     "line", ["Subscribe", "new", "Daily Papers", "byAK and the research community", "Aug 19",
              "Get trending papers in your email inbox once a day!"],
