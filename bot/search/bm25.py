@@ -208,6 +208,51 @@ class BM25Index:
         self.sources: dict[str, int] = {}
         self.snapshot = Snapshot()
 
+    @classmethod
+    def from_state(
+        cls,
+        terms: Sequence[str],
+        sources: Sequence[str],
+        segments: Sequence[Segment],
+        df: np.ndarray,
+    ) -> BM25Index:
+        """An index from persisted parts; checks they fit together (ValueError if not)."""
+        index = cls()
+        index.vocab = {t: i for i, t in enumerate(terms)}
+        index.sources = {s: i for i, s in enumerate(sources)}
+        if len(index.vocab) != len(terms) or len(df) != len(terms):
+            raise ValueError("vocabulary and document frequencies disagree")
+        n_docs = total_len = 0
+        for seg in segments:
+            n = seg.size
+            if not (
+                len(seg.doc_len) == len(seg.published) == len(seg.source) == len(seg.alive) == n
+                and seg.n_terms <= len(terms)
+                and len(seg.indices) == len(seg.tf) == seg.indptr[-1]
+                and seg.indptr[0] == 0
+                and (np.diff(seg.indptr) >= 0).all()
+                and (
+                    n == 0
+                    or len(seg.indices) == 0
+                    or 0 <= seg.indices.min() <= seg.indices.max() < n
+                )
+                and (n < 2 or (np.diff(seg.paper_ids) > 0).all())
+                and (len(seg.source) == 0 or seg.source.max() < max(len(sources), 1))
+            ):
+                raise ValueError("a segment's arrays are inconsistent")
+            n_docs += seg.n_live
+            total_len += int(seg.doc_len[seg.alive].sum())
+        if (df < 0).any():
+            raise ValueError("negative document frequency")
+        index.snapshot = _finish(tuple(segments), df, n_docs, total_len)
+        return index
+
+    def state(self) -> tuple[list[str], list[str], Snapshot]:
+        """What persistence saves: terms by id, sources by code, and the current snapshot."""
+        snap = self.snapshot
+        terms = list(itertools.islice(self.vocab, len(snap.df)))
+        return terms, list(self.sources), snap
+
     # ----- reading -------------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bot.search import persist
 from bot.search.bm25 import BM25Index, Doc, top_k
+from bot.search.persist import StaleIndex
 from bot.search.tokenize import tokenize
 from storage import papers
 from storage.db import Database
@@ -29,6 +31,7 @@ TITLE_WEIGHT = 2  # title tokens are repeated this many times in a paper's BM25 
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 100
 REFRESH_INTERVAL = 1.0
+SAVE_EVERY = 500  # papers applied since the last save that trigger a background save
 
 
 class QueryError(ValueError):
@@ -96,6 +99,10 @@ class SearchEngine:
         self._index: BM25Index | None = None
         self._last_rev = 0
         self._last_check = 0.0
+        self._instance_id: str | None = None
+        self._unsaved = 0  # papers applied since the index was last saved
+        self._save_lock = threading.Lock()  # one writer of index_dir per engine
+        self._saver: threading.Thread | None = None
 
     # ----- public API ---------------------------------------------------------------------
 
@@ -145,6 +152,25 @@ class SearchEngine:
         """Build (or load) the index now, so the first search is fast."""
         self._ready()
 
+    def save(self) -> bool:
+        """Persist the index to index_dir now (False when there is no index_dir)."""
+        if self._index_dir is None:
+            return False
+        with self._save_lock:
+            with self._lock:
+                index = self._ready()
+                state, rev, unsaved = index.state(), self._last_rev, self._unsaved
+            persist.save(
+                state,
+                self._index_dir,
+                db_instance_id=self._db_instance_id(),
+                rev=rev,
+                title_weight=TITLE_WEIGHT,
+            )
+            with self._lock:
+                self._unsaved -= unsaved
+        return True
+
     @property
     def last_rev(self) -> int:
         return self._last_rev
@@ -177,8 +203,72 @@ class SearchEngine:
         finally:
             self._lock.release()
 
+    def _db_instance_id(self) -> str:
+        if self._instance_id is None:
+            self._instance_id = self._db.instance_id()
+        return self._instance_id
+
     def _load_or_build(self) -> int:
-        return self._build()
+        """Load the saved index if it provably fits the database; otherwise rebuild + save."""
+        if self._index_dir is not None:
+            try:
+                return self._load()
+            except StaleIndex as exc:
+                log.info("search index in %s not used: %s; rebuilding", self._index_dir, exc)
+        n = self._build()
+        if self._index_dir is not None:
+            try:
+                self.save()
+            except OSError as exc:
+                log.warning("could not save the search index to %s: %s", self._index_dir, exc)
+        return n
+
+    def _load(self) -> int:
+        assert self._index_dir is not None
+        started = time.perf_counter()
+        index, manifest = persist.load(
+            self._index_dir, db_instance_id=self._db_instance_id(), title_weight=TITLE_WEIGHT
+        )
+        with self._db.session() as s:
+            db_rev, count_before = papers.max_rev(s), papers.count_papers(s)
+        if manifest.rev > db_rev:
+            raise StaleIndex(f"saved at rev {manifest.rev} but the database is at rev {db_rev}")
+        self._index, self._last_rev, self._unsaved = index, manifest.rev, 0
+        try:
+            n = self._catch_up()
+            # Papers are never deleted, so a fitting index holds at least every paper counted
+            # before the catch-up and at most every paper counted after it.
+            if len(index) < count_before:
+                raise StaleIndex(f"holds {len(index)} papers, the database {count_before}")
+            if len(index) > count_before:
+                with self._db.session() as s:
+                    count_after = papers.count_papers(s)
+                if len(index) > count_after:
+                    raise StaleIndex(f"holds {len(index)} papers, the database {count_after}")
+        except BaseException:
+            self._index, self._last_rev, self._unsaved = None, 0, 0
+            raise
+        log.info(
+            "search index loaded: %d papers (rev %d, %d caught up) in %.2fs",
+            len(index),
+            self._last_rev,
+            n,
+            time.perf_counter() - started,
+        )
+        return n
+
+    def _save_in_background(self) -> None:
+        if self._index_dir is None or (self._saver is not None and self._saver.is_alive()):
+            return
+
+        def run() -> None:
+            try:
+                self.save()
+            except Exception:
+                log.exception("saving the search index failed")
+
+        self._saver = threading.Thread(target=run, name="search-index-save", daemon=True)
+        self._saver.start()
 
     def _build(self) -> int:
         started = time.perf_counter()
@@ -189,6 +279,7 @@ class SearchEngine:
             rev = papers.max_rev(s)
             n = index.build(row_doc(r) for r in papers.iter_index_rows(s, 0))
         self._index, self._last_rev, self._last_check = index, rev, time.monotonic()
+        self._unsaved = n
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
 
@@ -203,5 +294,8 @@ class SearchEngine:
             return 0
         n = self._index.apply(row_doc(r) for r in rows)
         self._last_rev = max(self._last_rev, *(r.rev for r in rows))
+        self._unsaved += n
+        if self._unsaved >= SAVE_EVERY:
+            self._save_in_background()
         log.debug("search index caught up to rev %d (%d papers)", self._last_rev, n)
         return n

@@ -19,6 +19,7 @@ indexes compare it and rebuild.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -30,9 +31,9 @@ TOKENIZER_VERSION = 1
 
 _HYPHENS = "\\-\u2010\u2011\u2012\uff0d"
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u00ad"
-_WORD = f"(?:[^\\W_]|[{_MARKS}])+"
+_WORD = f"[\\w{_MARKS}]+"  # "_" is cut later, like a hyphen but never joined
 _CHUNK = re.compile(f"{_WORD}(?:[{_HYPHENS}]{_WORD})*")
-_HYPHEN_SPLIT = re.compile(f"[{_HYPHENS}]")
+_HYPHEN_SPLIT = re.compile(f"[{_HYPHENS}_]")
 # Camel/acronym parts of a letters-only part: "ERTACache" -> ERTA, Cache; "DeepWalk" -> Deep, Walk.
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[^A-Za-z]+")
 _PLURAL_ACRONYM = re.compile(r"^[A-Z]{2,}s$")
@@ -43,8 +44,9 @@ _CACHE_LIMIT = 400_000
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_cache: dict[str, str] = {}
-# chunk text -> tuple of (token, start, end) relative to the chunk
+# chunk text -> tuple of (token, start, end) relative to the chunk, and just the tokens
 _chunk_cache: dict[str, tuple[tuple[str, int, int], ...]] = {}
+_terms_cache: dict[str, tuple[str, ...]] = {}
 
 
 def _fold(s: str) -> str:
@@ -131,7 +133,7 @@ def _chunk_tokens(chunk: str) -> tuple[tuple[str, int, int], ...]:
     parts.append((text[pos:], pos))
     for raw, off in parts:
         out.extend(_part_tokens(raw, off))
-    if len(parts) > 1:
+    if len(parts) > 1 and "_" not in text:
         folded = [_fold(p) for p, _ in parts]
         if any(len(f) <= 2 or any(c.isdigit() for c in f) for f in folded):
             joined = _norm_word("".join(folded))
@@ -142,19 +144,22 @@ def _chunk_tokens(chunk: str) -> tuple[tuple[str, int, int], ...]:
     result = tuple(out)
     if len(_chunk_cache) > _CACHE_LIMIT:
         _chunk_cache.clear()
+        _terms_cache.clear()
     _chunk_cache[chunk] = result
+    _terms_cache[chunk] = tuple(t for t, _, _ in result)
     return result
 
 
 def tokenize(text: str) -> list[str]:
     """Index terms of `text`, in order, with repeats (what BM25 counts)."""
-    out: list[str] = []
-    for chunk in _CHUNK.findall(text):
-        cached = _chunk_cache.get(chunk)
-        if cached is None:
-            cached = _chunk_tokens(chunk)
-        out.extend(t for t, _, _ in cached)
-    return out
+    chunks = _CHUNK.findall(text)
+    parts = list(map(_terms_cache.get, chunks))
+    if None in parts:
+        for i, c in enumerate(chunks):
+            if parts[i] is None:
+                _chunk_tokens(c)
+                parts[i] = _terms_cache[c]
+    return list(itertools.chain.from_iterable(parts))  # type: ignore[arg-type]
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:

@@ -1,0 +1,179 @@
+"""The saved index: exact after a restart, and never used when it does not fit."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+from sqlalchemy import delete
+
+from bot.search import SearchEngine, persist
+from bot.search.bm25 import BM25Index, Doc
+from bot.search.engine import TITLE_WEIGHT
+from storage.db import Database
+from storage.models import Paper
+from storage.papers import PaperRecord, upsert_papers
+
+from .test_bm25_exact import queries, random_corpus
+
+
+def test_index_is_exact_after_save_and_load(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    corpus = dict(enumerate(random_corpus(rng, 200), start=1))
+    index = BM25Index()
+    index.build(Doc(i, t) for i, t in corpus.items())
+    changes = {5: ["w1", "w2"], 300: ["w0", "w9"], 301: []}
+    index.apply([Doc(i, t) for i, t in changes.items()], remove=[7])  # dead docs get saved too
+    corpus.update(changes)
+    del corpus[7]
+    persist.save(index.state(), tmp_path, db_instance_id="db1", rev=42, title_weight=2)
+    loaded, manifest = persist.load(tmp_path, db_instance_id="db1", title_weight=2)
+    assert (manifest.rev, manifest.n_docs) == (42, len(corpus))
+    ids = sorted(corpus)
+    ref = BM25Okapi([corpus[i] for i in ids])
+    for q in queries(rng):
+        got = loaded.scores(q)
+        np.testing.assert_allclose([got[i] for i in ids], ref.get_scores(q), rtol=1e-9)
+    loaded.apply([Doc(400, ["w3"])])  # the loaded index keeps working incrementally
+    corpus[400] = ["w3"]
+    ids = sorted(corpus)
+    got = loaded.scores(["w3", "w0"])
+    np.testing.assert_allclose(
+        [got[i] for i in ids],
+        BM25Okapi([corpus[i] for i in ids]).get_scores(["w3", "w0"]),
+        rtol=1e-9,
+    )
+
+
+def add(db: Database, *titles: str) -> None:
+    with db.session() as s:
+        upsert_papers(s, [PaperRecord(title=t, abstract=f"About {t}.", source="x") for t in titles])
+
+
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+
+
+@pytest.fixture
+def counted_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records every full rebuild, so a test can tell a load from a rebuild."""
+    builds: list[int] = []
+    real = SearchEngine._build
+
+    def spy(self: SearchEngine) -> int:
+        builds.append(1)
+        return real(self)
+
+    monkeypatch.setattr(SearchEngine, "_build", spy)
+    return builds
+
+
+def ranked(engine: SearchEngine, q: str) -> list[tuple[int, float]]:
+    return [(h.paper_id, h.score) for h in engine.search(q, limit=20).hits]
+
+
+def test_restart_loads_and_catches_up(
+    db: Database, tmp_path: Path, counted_builds: list[int]
+) -> None:
+    add(db, *[f"Paper on {w} caching" for w in WORDS])
+    first = SearchEngine(db, tmp_path / "index")
+    first.warm()
+    assert counted_builds == [1]
+    assert (tmp_path / "index" / persist.MANIFEST).exists()
+    add(db, "Caching written while the engine was down")  # rev > saved rev
+
+    second = SearchEngine(db, tmp_path / "index")
+    assert second.refresh() == 1  # loaded, then caught up with the one new paper
+    assert counted_builds == [1]  # no rebuild
+    assert second.search("written").total == 1
+    first.refresh()
+    assert ranked(second, "caching alpha") == ranked(first, "caching alpha")
+    assert second.save()
+    third = SearchEngine(db, tmp_path / "index")
+    assert ranked(third, "caching alpha") == ranked(first, "caching alpha")
+    assert counted_builds == [1]
+
+
+def _corrupt_truncate(d: Path) -> None:
+    data = d / json.loads((d / persist.MANIFEST).read_text())["data_file"]
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+
+def _corrupt_flip(d: Path) -> None:
+    data = d / json.loads((d / persist.MANIFEST).read_text())["data_file"]
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+
+
+def _corrupt_manifest(d: Path) -> None:
+    (d / persist.MANIFEST).write_text("{not json")
+
+
+def _other_database(d: Path) -> None:
+    m = json.loads((d / persist.MANIFEST).read_text())
+    m["db_instance_id"] = "someone-else"
+    (d / persist.MANIFEST).write_text(json.dumps(m))
+
+
+def _rev_ahead(d: Path) -> None:
+    m = json.loads((d / persist.MANIFEST).read_text())
+    m["rev"] += 100
+    (d / persist.MANIFEST).write_text(json.dumps(m))
+
+
+def _missing_data(d: Path) -> None:
+    (d / json.loads((d / persist.MANIFEST).read_text())["data_file"]).unlink()
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        _corrupt_truncate,
+        _corrupt_flip,
+        _corrupt_manifest,
+        _other_database,
+        _rev_ahead,
+        _missing_data,
+    ],
+)
+def test_unfit_saved_index_is_rebuilt(
+    db: Database, tmp_path: Path, counted_builds: list[int], spoil
+) -> None:  # type: ignore[no-untyped-def]
+    add(db, *[f"Paper on {w}" for w in WORDS])
+    d = tmp_path / "index"
+    SearchEngine(db, d).warm()
+    spoil(d)
+    engine = SearchEngine(db, d)
+    assert engine.search("charlie").total == 1
+    assert counted_builds == [1, 1]
+    # the rebuild was saved again and is now loadable
+    assert SearchEngine(db, d).search("charlie").total == 1
+    assert counted_builds == [1, 1]
+
+
+def test_tokenizer_change_forces_rebuild(
+    db: Database, tmp_path: Path, counted_builds: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(db, *[f"Paper on {w}" for w in WORDS])
+    SearchEngine(db, tmp_path).warm()
+    monkeypatch.setattr(persist, "TOKENIZER_VERSION", persist.TOKENIZER_VERSION + 1)
+    SearchEngine(db, tmp_path).warm()
+    assert counted_builds == [1, 1]
+    assert json.loads((tmp_path / persist.MANIFEST).read_text())["title_weight"] == TITLE_WEIGHT
+
+
+def test_index_holding_papers_the_database_lacks_is_rebuilt(
+    db: Database, tmp_path: Path, counted_builds: list[int]
+) -> None:
+    add(db, *[f"Paper on {w}" for w in WORDS])
+    SearchEngine(db, tmp_path).warm()
+    with db.session() as s:  # e.g. the database was restored from an older backup
+        s.execute(delete(Paper).where(Paper.title == "Paper on india"))
+    engine = SearchEngine(db, tmp_path)
+    assert engine.search("india").total == 0
+    assert engine.search("hotel").total == 1
+    assert counted_builds == [1, 1]
