@@ -210,7 +210,7 @@ def _owned(
     result = session.execute(
         update(DigestRun)
         .where(DigestRun.id == run_id, DigestRun.lease_owner == owner)
-        .values(lease_expires_at=now + timedelta(seconds=lease), **values)
+        .values({"lease_expires_at": now + timedelta(seconds=lease), **values})
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

@@ -93,18 +93,19 @@ class SlackPoster:
     def __init__(self, client: WebClient) -> None:
         self.client = ensure_rate_limit_retries(client)
 
-    def _call(self, channel: str, method: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One Web API call; `where` (channel or user id) is for errors and logs."""
         try:
             resp = getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             if error in CHANNEL_GONE:
-                raise ChannelGone(channel, error) from None
+                raise ChannelGone(where, error) from None
             if error in WORKSPACE_GONE:
                 raise WorkspaceGone(f"Slack refused the bot token: {error}") from None
-            raise SlackTransient(f"{method} in {channel}: {error}") from None
+            raise SlackTransient(f"{method} in {where}: {error}") from None
         except Exception as exc:  # network: URLError, timeouts, connection resets
-            raise SlackTransient(f"{method} in {channel}: {type(exc).__name__}: {exc}") from None
+            raise SlackTransient(f"{method} in {where}: {type(exc).__name__}: {exc}") from None
         return resp.data if isinstance(resp.data, dict) else {}
 
     # --- digest -----------------------------------------------------------------

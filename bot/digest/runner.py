@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = 300.0
 DEFAULT_INTERVAL = 300.0
 FETCH_DAYS = 2  # today's and yesterday's lists (UTC): early time zones still see a full day
+# Who holds a lease: this process (a restarted process is a new owner).
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -259,7 +260,9 @@ class _Run:
         settings: Settings,
         clock: Callable[[], datetime],
         report: CycleReport,
+        owner: str,
     ) -> None:
+        self.owner = owner
         self.db = services.db
         self.poster = poster
         self.run_id = run_id
@@ -269,11 +272,11 @@ class _Run:
 
     def _parent(self, state: str, ts: str | None = None) -> None:
         with self.db.session() as s:
-            repo.set_parent(s, self.run_id, OWNER, self.clock(), self.lease, state, ts)
+            repo.set_parent(s, self.run_id, self.owner, self.clock(), self.lease, state, ts)
 
     def _item(self, paper_id: int, state: str, ts: str | None = None) -> None:
         with self.db.session() as s:
-            repo.set_item(s, self.run_id, paper_id, OWNER, self.clock(), self.lease, state, ts)
+            repo.set_item(s, self.run_id, paper_id, self.owner, self.clock(), self.lease, state, ts)
 
     def post(self) -> None:
         with self.db.session() as s:
@@ -324,7 +327,7 @@ class _Run:
                 self.report.posts += 1
             self._item(it.paper_id, "posted", ts)
         with self.db.session() as s:
-            repo.finish_run(s, self.run_id, OWNER, self.clock())
+            repo.finish_run(s, self.run_id, self.owner, self.clock())
         self.report.done += 1
         log.info("digest %s posted to %s (%d papers)", key, channel, len(items))
 
@@ -336,46 +339,47 @@ def execute(
     settings: Settings,
     clock: Callable[[], datetime],
     report: CycleReport,
+    owner: str = OWNER,
 ) -> None:
     """Claim the run and post what is left of it; failures stay with this channel."""
     from bot.digest.poster import ChannelGone, SlackTransient, WorkspaceGone
 
     with services.db.session() as s:
-        if not repo.claim_run(s, run_id, OWNER, clock(), settings.lease):
+        if not repo.claim_run(s, run_id, owner, clock(), settings.lease):
             report.busy += 1
             return
         run = s.get(DigestRun, run_id)
         assert run is not None
         channel, sub_id = run.channel_id, run.subscription_id
     try:
-        _Run(services, poster, run_id, settings, clock, report).post()
+        _Run(services, poster, run_id, settings, clock, report, owner).post()
     except ChannelGone as exc:
         log.warning("digest: %s; its subscription is now inactive", exc)
         with services.db.session() as s:
             repo.deactivate(s, sub_id, exc.reason, clock())
             run = s.get(DigestRun, run_id)
             assert run is not None
-            repo.fail_run(s, run, OWNER, clock(), exc.reason)
+            repo.fail_run(s, run, owner, clock(), exc.reason)
         report.deactivated.append(f"{channel} ({exc.reason})")
     except repo.LeaseLost as exc:
         log.warning("digest: %s; leaving it to its new owner", exc)
     except WorkspaceGone:
-        _release(services, run_id, "bot token refused")
+        _release(services, run_id, owner, "bot token refused")
         raise
     except SlackTransient as exc:
         log.warning("digest for %s deferred: %s", channel, exc)
-        _release(services, run_id, str(exc))
+        _release(services, run_id, owner, str(exc))
         report.deferred.append(str(exc))
     except Exception as exc:  # a bug or the database: keep the other channels going
         log.exception("digest for %s failed", channel)
-        _release(services, run_id, f"{type(exc).__name__}: {exc}")
+        _release(services, run_id, owner, f"{type(exc).__name__}: {exc}")
         report.deferred.append(f"{channel}: {type(exc).__name__}: {exc}")
 
 
-def _release(services: Any, run_id: int, error: str) -> None:
+def _release(services: Any, run_id: int, owner: str, error: str) -> None:
     try:
         with services.db.session() as s:
-            repo.release_run(s, run_id, OWNER, error[:500])
+            repo.release_run(s, run_id, owner, error[:500])
     except Exception:
         log.exception("could not release digest run %s (its lease will expire)", run_id)
 
@@ -387,6 +391,7 @@ def run_cycle(
     settings: Settings | None = None,
     clock: Callable[[], datetime] = utcnow,
     always_fetch: bool = False,
+    owner: str = OWNER,
 ) -> CycleReport:
     """Fetch (when a digest is due), plan due days, finish every open run we can claim."""
     from bot.digest.poster import WorkspaceGone
@@ -416,7 +421,7 @@ def run_cycle(
         open_ids = [r.id for r in repo.open_runs(s)]
     try:
         for run_id in open_ids:
-            execute(services, poster, run_id, settings, clock, report)
+            execute(services, poster, run_id, settings, clock, report, owner)
     except WorkspaceGone as exc:
         log.error("%s", exc)
         report.fatal = str(exc)

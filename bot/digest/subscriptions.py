@@ -80,10 +80,13 @@ def parse(text: str, default_time: str = "09:00") -> Command:
 
 
 def _describe(sub: Any, size: int) -> str:
+    """mrkdwn: the topic (user text) is escaped and defused; tz names are IANA names."""
+    from bot.blocks import escape, safe
+
     what = f"the top {size} trending papers"
     if sub.topic:
-        what += f" about “{sub.topic}”"
-    return f"{what} from Hugging Face, every day at {sub.post_time} ({sub.tz})"
+        what += f" about “{safe(sub.topic)}”"
+    return f"{what} from Hugging Face, every day at {sub.post_time} ({escape(sub.tz)})"
 
 
 def handle(
@@ -118,7 +121,7 @@ def handle(
                 "`/papers subscribe [topic] [at HH:MM]` sets one up."
             )
         return (
-            f"This channel gets {safe(_describe(sub, size))}; "
+            f"This channel gets {_describe(sub, size)}; "
             f"set up by <@{sub.created_by}>. Abstracts go in each digest's thread."
         )
 
@@ -156,6 +159,6 @@ def handle(
         )
     lead = "Subscribed" if was_new else "Updated"
     return (
-        f"{lead}: this channel gets {safe(_describe(sub, size))}. "
+        f"{lead}: this channel gets {_describe(sub, size)}. "
         "Each paper's abstract goes in the digest's thread. `/papers unsubscribe` stops it."
     )

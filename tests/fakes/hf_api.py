@@ -88,7 +88,9 @@ class FakeHF:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -143,7 +145,9 @@ class FakeHF:
 
     @staticmethod
     def _send(
-        req: BaseHTTPRequestHandler, status: int, body: bytes,
+        req: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
         ctype: str = "application/json; charset=utf-8",
     ) -> None:
         try:
