@@ -59,3 +59,78 @@ class SlackEventReceipt(Base):
 
 
 # --- Digest (issue 4): models below this line belong to the daily digest ---
+
+from sqlalchemy import Boolean, ForeignKey, UniqueConstraint  # noqa: E402 (own section)
+
+
+class Subscription(Base):
+    """A channel's daily digest: optional topic, local posting time and time zone."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_digest_sub_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(Text, default="")
+    post_time: Mapped[str] = mapped_column(String(5))  # "HH:MM" in `tz`
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_by: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    inactive_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DigestRun(Base):
+    """One subscription's digest for one local date: the plan, the lease and Slack progress."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "local_date", name="uq_digest_run_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_key: Mapped[str] = mapped_column(String(32), unique=True)  # put in Slack metadata
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_subscriptions.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[str] = mapped_column(String(32))
+    local_date: Mapped[date] = mapped_column(Date)
+    planned: Mapped[list[int]] = mapped_column(JSON, default=list)  # paper ids, in order
+    # planned -> posting -> done | empty (nothing new) | failed (channel gone)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # none -> intent (about to post; state in Slack unknown until checked) -> posted
+    parent_state: Mapped[str] = mapped_column(String(8), default="none")
+    parent_ts: Mapped[str | None] = mapped_column(String(32))
+    lease_owner: Mapped[str | None] = mapped_column(String(96))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DigestItem(Base):
+    """A planned paper of a run and the state of its abstract reply in the thread."""
+
+    __tablename__ = "digest_items"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8), default="none")  # none -> intent -> posted
+    reply_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class ChannelPaper(Base):
+    """A paper given to a channel (reserved by a run's plan): never planned there again."""
+
+    __tablename__ = "digest_channel_papers"
+
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

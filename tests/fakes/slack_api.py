@@ -58,6 +58,7 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
+        self._delays_after: dict[str, float] = {}
         self._lock = threading.RLock()
         self._ts = int(time.time())
         self._seq = 0
@@ -132,6 +133,11 @@ class FakeSlack:
     def delay(self, method: str, seconds: float) -> None:
         self._delays[method] = seconds
 
+    def delay_after(self, method: str, seconds: float) -> None:
+        """Answer `method` late, after it took effect (a message is stored, then the reply
+        waits): the window where a client has posted but not yet heard back."""
+        self._delays_after[method] = seconds
+
     # --- what happened ----------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -184,6 +190,8 @@ class FakeSlack:
             extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             self._send(req, failure.status, {"ok": False, "error": failure.error}, extra)
             return
+        if method in self._delays_after:
+            time.sleep(self._delays_after[method])
         self._send(req, status, body)
 
     @staticmethod
