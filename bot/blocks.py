@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +38,7 @@ TITLE_CHARS = 400  # titles are shown whole up to here, then clipped with "…"
 SNIPPET_CHARS = 320
 SNIPPET_RENDERED = 1300  # escaping can lengthen a snippet; keep sections under 3,000
 MAX_URL = 800
+SNIPPET_SCAN = 20_000  # look for matches in the first 20,000 chars of an abstract only
 AUTHORS_SHOWN = 3
 
 ABSTRACT_ACTION = "paper_abstract"  # action_id prefix: paper_abstract_<rank>
@@ -227,9 +229,12 @@ def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, in
     if len(text) <= size:
         return 0, len(text)
     best_start, best_count = 0, -1
-    for s, _ in spans or [(0, 0)]:
+    ends = [b for _, b in spans]
+    for i, (s, _) in enumerate(spans or [(0, 0)]):
         start = max(0, min(s - size // 4, len(text) - size))
-        count = sum(1 for a, b in spans if a >= start and b <= start + size)
+        # spans are sorted and disjoint: count those ending inside [start, start + size]
+        first = i if s >= start else bisect_left(ends, start + 1)
+        count = bisect_right(ends, start + size) - first
         if count > best_count:
             best_start, best_count = start, count
     start = best_start
@@ -247,7 +252,7 @@ def _window(text: str, spans: list[tuple[int, int]], size: int) -> tuple[int, in
 
 def snippet(text: str, terms: Iterable[str], size: int = SNIPPET_CHARS) -> str:
     """mrkdwn excerpt of `text` around the query's matches, matched words in bold."""
-    text = " ".join((text or "").split())
+    text = " ".join((text or "")[:SNIPPET_SCAN].split())
     if not text:
         return ""
     spans = match_spans(text, terms)
@@ -308,7 +313,7 @@ def message(fallback: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
 
     `fallback` is raw text: it is clipped, then made safe (notifications parse mentions too).
     """
-    return {"text": safe(clip(fallback, FALLBACK_TEXT)) or " ", "blocks": blocks[:MAX_BLOCKS]}
+    return {"text": safe_clip(fallback, FALLBACK_TEXT) or " ", "blocks": blocks[:MAX_BLOCKS]}
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
-from waitress import create_server
-from waitress import wasyncore
+from waitress import create_server, wasyncore
 
 from bot.app import create_app, make_client
 from bot.config import Config, ConfigError

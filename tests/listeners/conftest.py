@@ -11,14 +11,14 @@ from tests.fakes.slack_api import FakeSlack
 from tests.listeners.support import Running, assert_valid_messages, make_services, start
 
 
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
+@pytest.fixture(name="fake_slack")
+def fake_slack_fixture() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         yield fake
 
 
-@pytest.fixture
-def paperbot(db_url: str, tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Running]:
+@pytest.fixture(name="paperbot")
+def paperbot_fixture(db_url: str, tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Running]:
     """PaperBot serving HTTP on 127.0.0.1:<ephemeral> over a seeded database.
 
     On teardown, everything it sent to Slack is checked against Block Kit's limits.

@@ -82,12 +82,18 @@ def assert_valid_messages(fake: FakeSlack) -> None:
         assert not problems, f"invalid message sent: {problems}"
 
 
-def texts(payload: dict[str, Any]) -> list[str]:
-    """Every text string in a message payload (fallback text, blocks, buttons)."""
+def texts(payload: dict[str, Any], *, parsed_only: bool = False) -> list[str]:
+    """Every text string in a message payload (fallback text, blocks, buttons).
+
+    parsed_only: just the strings Slack parses for markup (mrkdwn and the fallback text),
+    leaving out plain_text objects, which Slack shows literally.
+    """
     found: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            if parsed_only and node.get("type") == "plain_text":
+                return
             for k, v in node.items():
                 if k == "text" and isinstance(v, str):
                     found.append(v)

@@ -1,0 +1,160 @@
+"""The HTTP transport: signature checks, health, `paperbot serve` start-up and shutdown."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import SlackEventReceipt
+from tests.conftest import PAPERBOT
+from tests.fakes.signing import TEST_SIGNING_SECRET
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import app_mention, slash_command
+from tests.listeners.conftest import fake_slack_fixture, paperbot_fixture  # noqa: F401
+from tests.listeners.support import BOT_TOKEN, Running
+
+
+def _no_side_effects(running: Running, fake: FakeSlack) -> None:
+    time.sleep(0.3)  # give a wrongly accepted request time to show
+    assert [c.method for c in fake.calls] == ["auth.test"]  # only the start-up check
+    assert fake.response_posts == []
+    with running.services.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SlackEventReceipt)) == 0
+
+
+def test_unsigned_badly_signed_and_stale_requests_get_401(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    command, ctype = slash_command("diffusion", response_url=fake_slack.response_url())
+    event, etype, _ = app_mention("<@UBOT> diffusion")
+    sender = paperbot.sender
+    for body, kind in ((command, ctype), (event, etype)):
+        assert sender.send(body, kind, signed=False).status_code == 401
+        assert sender.send(body, kind, secret="not-the-secret").status_code == 401
+        stale = int(time.time()) - 6 * 60
+        assert sender.send(body, kind, timestamp=stale).status_code == 401
+    _no_side_effects(paperbot, fake_slack)
+
+
+def test_health_and_unknown_paths(paperbot: Running) -> None:
+    health = httpx.get(f"{paperbot.url}/health")
+    assert health.status_code == 200
+    assert health.json() == {"ok": True, "papers": 549}
+    assert httpx.get(f"{paperbot.url}/nope").status_code == 404
+    assert httpx.get(f"{paperbot.url}/slack/events").status_code == 405
+
+
+def test_serve_without_token_says_what_to_set(paperbot_env: dict[str, str]) -> None:
+    env = {**paperbot_env, "PAPERBOT_SCHEDULER": "0"}
+    proc = subprocess.run(
+        [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "SLACK_BOT_TOKEN" in proc.stderr and "OAuth & Permissions" in proc.stderr
+    assert "SLACK_SIGNING_SECRET" in proc.stderr and "Signing Secret" in proc.stderr
+
+    env["SLACK_BOT_TOKEN"] = BOT_TOKEN
+    proc = subprocess.run(
+        [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "SLACK_SIGNING_SECRET" in proc.stderr
+    assert "SLACK_BOT_TOKEN" not in proc.stderr.split("needs", 1)[1].split("\n")[0]
+    assert BOT_TOKEN not in proc.stderr
+
+
+def test_serve_with_rejected_token_fails_cleanly(
+    paperbot_env: dict[str, str], fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail("auth.test", "invalid_auth")
+    env = {
+        **paperbot_env, "PAPERBOT_SCHEDULER": "0", "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
+        "PORT": str(_free_port()),
+    }
+    proc = subprocess.run(
+        [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "rejected SLACK_BOT_TOKEN" in proc.stderr
+    assert BOT_TOKEN not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            return httpx.get(f"{url}/health", timeout=1).json()
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("paperbot serve did not become healthy")
+
+
+def test_paperbot_serve_answers_and_stops_on_sigterm_without_logging_the_token(
+    paperbot_env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {
+        **paperbot_env, "PAPERBOT_SCHEDULER": "0", "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
+        "PORT": str(port), "LOG_LEVEL": "DEBUG",
+    }
+    log_file = tmp_path / "serve.log"
+    with log_file.open("w") as err:
+        proc = subprocess.Popen([*PAPERBOT, "serve"], env=env, stderr=err, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert _wait_healthy(url, proc) == {"ok": True, "papers": 549}
+        from tests.fakes.slack_payloads import SlackSender
+
+        sender = SlackSender(f"{url}/slack/events")
+        body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url())
+        assert sender.send(body, ctype).status_code == 200
+        fake_slack.wait_for(lambda: fake_slack.response_posts, timeout=10)
+        sender.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    logs = log_file.read_text()
+    assert "Traceback" not in logs
+    assert "PaperBot stopped" in logs
+    assert BOT_TOKEN not in logs and TEST_SIGNING_SECRET not in logs
+    [(_, answer)] = fake_slack.response_posts
+    assert "blocks" in answer and json.dumps(answer).count("paper_abstract") == 5
+
+
+def test_token_never_in_captured_logs(
+    paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_slack.fail("chat.postMessage", "not_in_channel")
+    fake_slack.fail("conversations.join", "channel_not_found")
+    body, ctype, _ = app_mention("<@UBOT> diffusion caching")
+    paperbot.sender.send(body, ctype)
+    fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postEphemeral"))
+    body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url())
+    paperbot.sender.send(body, ctype)
+    fake_slack.wait_for(lambda: fake_slack.response_posts)
+    paperbot.app.paperbot_background.shutdown(wait=True)
+    assert "chat.postMessage" in caplog.text  # the calls were logged…
+    assert BOT_TOKEN not in caplog.text  # …without the token
+    assert TEST_SIGNING_SECRET not in caplog.text
