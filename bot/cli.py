@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from bot.config import Config, ConfigError
 from bot.logging_setup import setup_logging
 from bot.services import Services
-from storage.db import DatabaseError, redact_url
+from storage.db import DatabaseError, explain
 
 log = logging.getLogger("paperbot")
 
@@ -161,8 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     services: Services | None = None
     try:
         config = Config.from_env()
+        quiet = args.command in ("search", "import", "migrate") and "LOG_LEVEL" not in os.environ
         setup_logging(
-            config.log_level,
+            "WARNING" if quiet else config.log_level,
+            interactive=quiet,
             secrets=(config.slack_bot_token, config.slack_signing_secret, config.slack_app_token),
         )
         # A new user's first search or serve finds the sample corpus; imports start clean.
@@ -176,14 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
-        where = redact_url(services.db.url) if services else "the database"
-        hint = (
-            " Another process holds the write lock; try again when it has finished."
-            if "locked" in reason or "busy" in reason
-            else ""
-        )
-        print(f"paperbot: database error at {where}: {reason}.{hint}", file=sys.stderr)
+        where = services.db.safe_url if services else "the database"
+        print(f"paperbot: database error at {where}: {explain(exc)}.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("paperbot: interrupted", file=sys.stderr)

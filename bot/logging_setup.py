@@ -32,10 +32,16 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
+def setup_logging(
+    level: str = "INFO", secrets: tuple[str, ...] = (), *, interactive: bool = False
+) -> None:
+    """Log to stderr; interactive commands get short lines and only warnings."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    fmt = "paperbot: %(message)s" if interactive else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO; only its problems matter to users.
+    logging.getLogger("alembic").setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -45,7 +45,10 @@ class Services:
 
             added = seed_sample_corpus(db)
             if added:
-                log.info("seeded an empty database with %d sample papers", added)
+                log.warning(
+                    "new database at %s: loaded the bundled sample corpus (%d papers)",
+                    db.safe_url, added,
+                )
         return services
 
     def find(self, query: str, *, limit: int = 10, offset: int = 0, **filters: object) -> Found:

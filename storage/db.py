@@ -116,7 +116,7 @@ class Database:
                 upgrade_to_head(self)
             except OperationalError as exc:
                 raise DatabaseError(
-                    f"cannot open the database at {self.safe_url}: {exc.orig}"
+                    f"cannot open the database at {self.safe_url}: {explain(exc)}"
                 ) from None
             self._migrated = True
 
@@ -135,6 +135,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def explain(exc: OperationalError) -> str:
+    """One line for users: the driver's reason, plus what to do about a lock."""
+    reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0] if exc.orig else str(exc)
+    if "locked" in reason or "busy" in reason:
+        reason += ". Another process holds the write lock; try again when it has finished"
+    return reason
 
 
 def lock_writes(session: Session) -> None:

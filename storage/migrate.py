@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 if TYPE_CHECKING:
@@ -23,8 +25,17 @@ def alembic_config(db: Database) -> AlembicConfig:
     return cfg
 
 
+def is_current(db: Database, cfg: AlembicConfig) -> bool:
+    """A read-only check, so a database busy with a long import still opens for searching."""
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with db.engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+
+
 def upgrade_to_head(db: Database) -> None:
     cfg = alembic_config(db)
+    if is_current(db, cfg):
+        return
     with db.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn:
         with conn.begin():
             if conn.dialect.name == "postgresql":

@@ -41,7 +41,7 @@ def test_search_json_lists_objects_with_id_title_score_url(paperbot_env: dict[st
 
 @pytest.mark.parametrize(
     ("query", "needle"),
-    [("   ", "empty"), ("the of and with", "stop"), ("x" * 10_240, "long")],
+    [("   ", "words to search"), ("the of and with", "common words"), ("x" * 10_240, "limit")],
     ids=["empty", "stopwords", "10kB"],
 )
 def test_bad_queries_get_a_helpful_message_and_no_traceback(

@@ -63,7 +63,8 @@ def test_cli_reports_a_locked_database_without_traceback(tmp_path: Path) -> None
     env = {**make_cli_env(f"sqlite:///{path}", tmp_path), "PAPERBOT_DB_BUSY_TIMEOUT_MS": "300"}
     subprocess.run([*PAPERBOT, "migrate"], env=env, check=True, capture_output=True)
     listing = tmp_path / "one.txt"
-    listing.write_text("A title about caches\nAn abstract about caches.\n")
+    abstract = "We study caches for diffusion models. " * 8
+    listing.write_text(f"A title about caches\n{abstract}\n")
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
