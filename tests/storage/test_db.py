@@ -77,4 +77,5 @@ def test_cli_reports_a_locked_database_without_traceback(tmp_path: Path) -> None
         holder.close()
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert "locked" in proc.stderr and "try again" in proc.stderr
+    assert "locked" in proc.stderr
+    assert "try again" in proc.stderr or "Rerunning the import" in proc.stderr
