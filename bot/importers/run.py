@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.importers.detect import FORMATS, open_parser
 from bot.importers.errors import BadRecord, ImportFailed
 from bot.importers.progress import Progress
-from storage.db import Database, DatabaseError
+from storage.db import Database, DatabaseError, explain
 from storage.papers import IngestCounts, PaperRecord, upsert_papers
 
 __all__ = ["BadRecord", "FileReport", "ImportFailed", "ImportReport", "import_paths"]
@@ -162,11 +162,11 @@ def _write(
             with db.session() as session:
                 done = upsert_papers(session, batch)
         except SQLAlchemyError as exc:
-            stored = file_report.counts.added + file_report.counts.updated
+            reason = explain(exc) if isinstance(exc, OperationalError) else str(exc)
             raise DatabaseError(
-                f"{path}: writing to the database failed after {stored} new or updated "
-                f"papers were committed: {getattr(exc, 'orig', None) or exc}. Rerunning "
-                "the import finishes it (papers already stored count as unchanged)."
+                f"{path}: writing to the database failed: {reason}. "
+                f"{file_report.records} papers from this file were committed before that; "
+                "rerunning the import finishes it (stored papers count as unchanged)."
             ) from exc
         done.changed_ids = []
         file_report.counts += done

@@ -225,8 +225,11 @@ def test_a_database_failure_mid_import_says_how_to_finish(
     monkeypatch.setattr(run, "upsert_papers", flaky)
     with pytest.raises(DatabaseError) as caught:
         import_paths(db, [path])
-    assert "after 50 new or updated papers were committed: database is locked" in str(caught.value)
-    assert "Rerunning the import finishes it" in str(caught.value)
+    message = str(caught.value)
+    assert f"{path}: writing to the database failed: database is locked" in message
+    assert "try again" in message  # storage.db.explain's advice on locks
+    assert "50 papers from this file were committed before that" in message
+    assert "rerunning the import finishes it" in message
     assert count_rows(db) == 50
     monkeypatch.setattr(run, "upsert_papers", real)
     assert import_paths(db, [path]).total.added == 70
