@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import quote_plus
 
 from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -44,6 +45,14 @@ class Paper(Base):
     # Bumped (from a database-wide counter) on every change, so search indexes in any
     # process can catch up with "rev > last seen" without rereading the table.
     rev: Mapped[int] = mapped_column(BigInteger, index=True, default=0)
+
+    @property
+    def link(self) -> str:
+        """Where a reader should land: the paper page, else a Hugging Face search for it
+        (the bundled sample corpus has titles and abstracts but no ids)."""
+        if self.url:
+            return self.url
+        return "https://huggingface.co/papers?q=" + quote_plus(self.title[:200])
 
 
 # --- Slack events (issue 3): models below this line belong to the Slack app ---
