@@ -50,7 +50,7 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
                 "id": paper_public_id(p),
                 "title": p.title,
                 "score": round(score, 6),
-                "url": p.url,
+                "url": p.link,
                 "pdf_url": p.pdf_url,
                 "authors": p.authors,
                 "published": p.published.isoformat() if p.published else None,
