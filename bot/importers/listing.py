@@ -65,18 +65,22 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
     title: tuple[int, str] | None = None
     after_header = True  # "Subscribe" glues onto the title right after the page header
     entries = 0
+    orphan = False  # the last title was unreadable: its abstract follows, already reported
     for n, text, error in src.lines():
         if error is not None:
-            if title is not None:
-                yield ParsedItem(title[0], error=f"the abstract on line {n} has {error}")
-                title = None
-            else:
-                yield ParsedItem(n, error=error)
+            # Reported at the bad line itself; a pending title goes down with its abstract.
+            suffix = f" (the abstract of {title[1]!r:.60})" if title is not None else ""
+            yield ParsedItem(n, error=error + suffix)
+            orphan, title = title is None, None
             continue
         text = text.strip()
         if not text:
             continue
         if title is None:
+            if orphan and looks_like_abstract(text):
+                orphan = False
+                continue
+            orphan = False
             if is_header_line(text):
                 after_header = True  # also mid-file, where two pages were concatenated
                 continue

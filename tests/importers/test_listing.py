@@ -86,6 +86,18 @@ def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
     items = list(parse_listing(path))
     assert items[0].error is None
     assert items[1].line == 3 and "invalid UTF-8 (byte 0xff at column 5)" in items[1].error
+    assert [i.line for i in items] == [1, 3]  # the next line, its abstract, is dropped with it
+
+
+def test_invalid_utf8_in_an_abstract_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"A Title\n" + ABSTRACT.encode()[:20] + b"\xe9" + ABSTRACT.encode()[20:]
+                     + b"\nNext Title\n" + ABSTRACT.encode() + b"\n")
+    items = list(parse_listing(path))
+    assert items[0].line == 2
+    assert items[0].error.startswith("invalid UTF-8 (byte 0xe9 at column 21)")
+    assert "the abstract of 'A Title'" in items[0].error
+    assert items[1].record.title == "Next Title"
 
 
 def test_crlf_and_bom_are_tolerated(tmp_path: Path) -> None:
