@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -53,8 +54,18 @@ def test_health_and_unknown_paths(paperbot: Running) -> None:
     assert httpx.get(f"{paperbot.url}/slack/events").status_code == 405
 
 
-def test_serve_without_token_says_what_to_set(paperbot_env: dict[str, str]) -> None:
-    env = {**paperbot_env, "PAPERBOT_SCHEDULER": "0"}
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """`paperbot serve`'s environment on a SQLite file (start-up checks need no PostgreSQL)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'paperbot.db'}", PAPERBOT_HOME=str(tmp_path),
+        PAPERBOT_SCHEDULER="0", PYTHONUNBUFFERED="1", **extra,
+    )
+    return env
+
+
+def test_serve_without_token_says_what_to_set(tmp_path: Path) -> None:
+    env = _env(tmp_path)
     proc = subprocess.run(
         [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
     )
@@ -73,15 +84,12 @@ def test_serve_without_token_says_what_to_set(paperbot_env: dict[str, str]) -> N
     assert BOT_TOKEN not in proc.stderr
 
 
-def test_serve_with_rejected_token_fails_cleanly(
-    paperbot_env: dict[str, str], fake_slack: FakeSlack
-) -> None:
+def test_serve_with_rejected_token_fails_cleanly(tmp_path: Path, fake_slack: FakeSlack) -> None:
     fake_slack.fail("auth.test", "invalid_auth")
-    env = {
-        **paperbot_env, "PAPERBOT_SCHEDULER": "0", "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
-        "PORT": str(_free_port()),
-    }
+    env = _env(
+        tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=TEST_SIGNING_SECRET,
+        SLACK_API_URL=fake_slack.api_url, PORT=str(_free_port()),
+    )
     proc = subprocess.run(
         [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
     )

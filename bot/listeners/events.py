@@ -1,11 +1,11 @@
-"""Events API: @mentions are answered in a thread; app lifecycle events are logged.
+"""Events API: @mentions are answered in a thread.
 
 Retries of the same event_id are dropped before they get here (bot/app.py middleware).
+The lifecycle events (app_uninstalled, tokens_revoked) are handled by the digest's
+listeners in subscriptions.py, which deactivate the team's subscriptions.
 """
 
 from __future__ import annotations
-
-import logging
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -14,13 +14,9 @@ from bot.blocks import help_message
 from bot.listeners import post_message, search_reply, strip_mention, tell_user
 from bot.services import Services
 
-log = logging.getLogger(__name__)
-
 
 def register(app: App) -> None:
     app.event("app_mention")(on_mention)
-    app.event("app_uninstalled")(on_app_uninstalled)
-    app.event("tokens_revoked")(on_tokens_revoked)
 
 
 def on_mention(event: dict, context: BoltContext, client: WebClient) -> None:
@@ -45,10 +41,3 @@ def answer_mention(
     if error:
         tell_user(client, channel, user, error)
 
-
-def on_app_uninstalled(event: dict, context: BoltContext) -> None:
-    log.warning("PaperBot was uninstalled from team %s", context.team_id)
-
-
-def on_tokens_revoked(event: dict, context: BoltContext) -> None:
-    log.warning("Slack revoked PaperBot's tokens for team %s", context.team_id)
