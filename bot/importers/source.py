@@ -18,6 +18,7 @@ from bot.importers.errors import ImportFailed
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 MAX_ENTRY_CHARS = 64 << 20  # one JSON entry bigger than this is not a paper
+MAX_LINE_BYTES = 256 << 20  # JSON arrays stream by line: one line is the unit held in memory
 
 
 def check_file(path: Path) -> None:
@@ -76,9 +77,16 @@ class Source:
         self.lines_read = 0
 
     def _raw_lines(self) -> Iterator[bytes]:
+        """Lines as bytes, each at most MAX_LINE_BYTES: memory stays bounded on any input."""
+        readline = self._f.readline
         try:
-            # Not `yield from`: closing this generator early would then close the file too.
-            for raw in self._f:  # noqa: UP028
+            while raw := readline(MAX_LINE_BYTES + 1):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise ImportFailed(
+                        self.path, self.lines_read + 1,
+                        f"line longer than {MAX_LINE_BYTES >> 20} MiB; a huge single-line JSON "
+                        "array must be converted to JSON Lines (one entry per line)",
+                    )
                 yield raw
         except (OSError, EOFError) as exc:  # corrupt or truncated gzip stream
             raise ImportFailed(self.path, self.lines_read + 1, f"cannot read it ({exc})") from None

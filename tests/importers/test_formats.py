@@ -16,6 +16,7 @@ from bot.importers.arxiv import arxiv_entry_to_record, parse_arxiv
 from bot.importers.detect import detect_format
 from bot.importers.errors import ImportFailed, RecordError
 from bot.importers.hf import hf_entry_to_record, parse_hf
+from bot.importers.listing import parse_listing
 from bot.importers.source import Source, iter_json_array
 
 
@@ -164,6 +165,17 @@ def test_truncated_json_array_names_the_line(tmp_path: Path, data: Path) -> None
     last = items[-1]
     assert last.error.startswith("truncated JSON") and "rest of the file was not read" in last.error
     assert last.line > 1
+
+
+def test_an_overlong_line_is_refused_not_loaded(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(source, "MAX_LINE_BYTES", 1024)
+    items = list(parse_hf(data / "hf_daily_papers.json"))  # one minified 4 KB line
+    assert len(items) == 1 and items[0].line == 1
+    assert "line longer than" in items[0].error and "JSON Lines" in items[0].error
+    with pytest.raises(ImportFailed, match=r"listing_daily_papers\.txt line 15: line longer than"):
+        list(parse_listing(data / "listing_daily_papers.txt"))  # its first abstract is 1.9 KB
 
 
 def test_gzip_input(tmp_path: Path, data: Path) -> None:
