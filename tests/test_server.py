@@ -166,3 +166,18 @@ def test_token_never_in_captured_logs(
     assert "chat.postMessage" in caplog.text  # the calls were logged…
     assert BOT_TOKEN not in caplog.text  # …without the token
     assert TEST_SIGNING_SECRET not in caplog.text
+
+
+def test_manifest_and_procfile_match_the_app() -> None:
+    root = Path(__file__).resolve().parents[1]
+    manifest = (root / "manifest.yml").read_text()
+    for needed in ("command: /papers", "usage_hint:", "- app_mention", "- app_uninstalled",
+                   "- tokens_revoked", "is_enabled: true"):
+        assert needed in manifest
+    for scope in ("commands", "chat:write", "chat:write.public", "app_mentions:read",
+                  "channels:join", "channels:read", "groups:read", "users:read",
+                  "channels:history", "groups:history"):
+        assert f"      - {scope}\n" in manifest
+    assert manifest.count("https://YOUR-HOST/slack/events") == 3
+    procfile = (root / "Procfile").read_text().splitlines()
+    assert procfile == ["web: paperbot serve", "worker: paperbot digest"]
