@@ -38,6 +38,8 @@ def safe_cycle(services: Any, poster: SlackPoster, settings: Settings) -> None:
 
 
 def _add_job(sched: BaseScheduler, services: Any, poster: SlackPoster) -> None:
+    # APScheduler logs every run at INFO; our cycle logs what matters.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     settings = Settings.from_config(services.config)
     sched.add_job(
         safe_cycle,
@@ -48,7 +50,7 @@ def _add_job(sched: BaseScheduler, services: Any, poster: SlackPoster) -> None:
         next_run_time=datetime.now(UTC),  # first cycle right away
         coalesce=True,
         max_instances=1,
-        misfire_grace_time=int(settings.interval),
+        misfire_grace_time=max(1, int(settings.interval)),
     )
 
 
