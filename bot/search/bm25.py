@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,6 +47,8 @@ MAX_SMALL_SEGMENTS = 8
 MERGE_FRACTION = 0.125  # small segments fold into the big one past this share of it
 MERGE_MIN_DOCS = 20_000
 BUILD_BATCH = 100_000
+_SAMPLE_STEP = 16
+DENSE_SHARE = 3  # cache a term densely when it is in at least 1/3 of a segment
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class Snapshot:
     total_len: int = 0
     average_idf: float = 0.0
     norms: tuple[np.ndarray, ...] = ()  # k1 * (1 - b + b * doc_len / avgdl) per segment
+    all_alive: tuple[bool, ...] = ()  # per segment: no dead documents, skip the mask
 
     @property
     def avgdl(self) -> float:
@@ -189,7 +194,8 @@ def _finish(segments: tuple[Segment, ...], df: np.ndarray, n_docs: int, total_le
         K1 * (1 - B + B * s.doc_len / avgdl) if avgdl else np.full(s.size, K1 * (1 - B))
         for s in segments
     )
-    return Snapshot(segments, df, n_docs, total_len, average_idf, norms)
+    all_alive = tuple(bool(s.alive.all()) for s in segments)
+    return Snapshot(segments, df, n_docs, total_len, average_idf, norms, all_alive)
 
 
 @dataclass
@@ -207,6 +213,7 @@ class BM25Index:
         self.vocab: dict[str, int] = {}
         self.sources: dict[str, int] = {}
         self.snapshot = Snapshot()
+        self.term_cache = TermCache()
 
     @classmethod
     def from_state(
@@ -276,6 +283,44 @@ class BM25Index:
                 out.append((tid, w))
         return out
 
+    def _candidates(
+        self,
+        snap: Snapshot,
+        tokens: Sequence[str],
+        since: date | None,
+        until: date | None,
+        source: str | None,
+    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Per segment: (segment number, local docs with score > 0 passing filters, scores)."""
+        weights = self.query_weights(tokens, snap)
+        src_code = None
+        if source is not None:
+            src_code = self.sources.get(source)
+            if src_code is None:
+                return []
+        lo = since.toordinal() if since else None
+        hi = until.toordinal() if until else None
+        out = []
+        for i, (seg, norm, all_alive) in enumerate(
+            zip(snap.segments, snap.norms, snap.all_alive, strict=True)
+        ):
+            docs, scores = _positive_scores(seg, norm, weights, snap.avgdl, self.term_cache)
+            if not len(docs):
+                continue
+            keep = None if all_alive else seg.alive[docs]
+            if lo is not None or hi is not None:
+                pub = seg.published[docs]
+                if lo is not None:
+                    keep = _and(keep, pub >= lo)
+                if hi is not None:
+                    keep = _and(keep, (pub <= hi) & (pub != NO_DATE))
+            if src_code is not None:
+                keep = _and(keep, seg.source[docs] == src_code)
+            if keep is not None:
+                docs, scores = docs[keep], scores[keep]
+            out.append((i, docs, scores))
+        return out
+
     def match(
         self,
         tokens: Sequence[str],
@@ -283,39 +328,42 @@ class BM25Index:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        positive_only: bool = True,
     ) -> Candidates:
-        """Scores of live documents matching at least one query term and the filters."""
+        """Every live document with score > 0 that passes the filters (ids, scores)."""
         snap = self.snapshot
-        weights = self.query_weights(tokens, snap)
-        src_code = None
-        if source is not None:
-            src_code = self.sources.get(source)
-            if src_code is None:
-                weights = []
-        lo = since.toordinal() if since else None
-        hi = until.toordinal() if until else None
-        ids_parts, score_parts = [], []
-        for seg, norm in zip(snap.segments, snap.norms, strict=True):
-            docs, scores = _score_segment(seg, norm, weights)
-            if not len(docs):
-                continue
-            keep = seg.alive[docs]
-            if positive_only:
-                keep &= scores > 0
-            if lo is not None:
-                keep &= seg.published[docs] >= lo
-            if hi is not None:
-                pub = seg.published[docs]
-                keep &= (pub <= hi) & (pub != NO_DATE)
-            if src_code is not None:
-                keep &= seg.source[docs] == src_code
-            docs = docs[keep]
-            ids_parts.append(seg.paper_ids[docs])
-            score_parts.append(scores[keep])
-        if not ids_parts:
+        parts = self._candidates(snap, tokens, since, until, source)
+        if not parts:
             return Candidates(np.zeros(0, dtype=np.int64), np.zeros(0))
-        return Candidates(np.concatenate(ids_parts), np.concatenate(score_parts))
+        return Candidates(
+            np.concatenate([snap.segments[i].paper_ids[d] for i, d, _ in parts]),
+            np.concatenate([sc for _, _, sc in parts]),
+        )
+
+    def top(
+        self,
+        tokens: Sequence[str],
+        k: int,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+    ) -> tuple[int, np.ndarray, np.ndarray]:
+        """(total matches, best k paper ids, their scores): score desc, then paper id asc."""
+        snap = self.snapshot
+        parts = self._candidates(snap, tokens, since, until, source)
+        total = sum(len(d) for _, d, _ in parts)
+        ids, scores = [], []
+        for i, docs, sc in parts:
+            # local order is paper-id order, so per-segment ties break the same way
+            local, best = top_k(docs, sc, k)
+            ids.append(snap.segments[i].paper_ids[local])
+            scores.append(best)
+        if not ids:
+            return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
+        if len(ids) == 1:
+            return total, ids[0], scores[0]
+        best_ids, best_scores = top_k(np.concatenate(ids), np.concatenate(scores), k)
+        return total, best_ids, best_scores
 
     def scores(self, tokens: Sequence[str]) -> dict[int, float]:
         """Score of every live document (0.0 included), by paper id: for checks and tests."""
@@ -323,9 +371,12 @@ class BM25Index:
         weights = self.query_weights(tokens, snap)
         out: dict[int, float] = {}
         for seg, norm in zip(snap.segments, snap.norms, strict=True):
-            dense = np.zeros(seg.size)
-            docs, scores = _score_segment(seg, norm, weights)
-            dense[docs] = scores
+            docs, acc = _accumulate(seg, norm, weights)
+            if docs is None:
+                dense = acc
+            else:
+                dense = np.zeros(seg.size)
+                dense[docs] = acc
             live = np.flatnonzero(seg.alive)
             out.update(zip(seg.paper_ids[live].tolist(), dense[live].tolist(), strict=True))
         return out
@@ -509,27 +560,153 @@ def _widen(m: sp.csr_array, n_terms: int) -> sp.csr_array:
     return sp.csr_array((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
 
 
-def _score_segment(
-    seg: Segment, norm: np.ndarray, weights: Sequence[tuple[int, float]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(local doc indices, scores) of the segment's docs containing any weighted term."""
-    parts = []
+def _and(mask: np.ndarray | None, more: np.ndarray) -> np.ndarray:
+    return more if mask is None else mask & more
+
+
+class TermCache:
+    """Score contributions `idf * (k1 + 1) * tf / (tf + norm)` of frequent terms.
+
+    They depend on avgdl and the term's idf, which change with every add, so they cannot be
+    stored in the segment; but between changes they are fixed, and the long postings of
+    common words dominate query time. An entry is used only for the same postings array,
+    the exact same avgdl and weight, so a stale entry is never used. Terms covering a large
+    share of a segment are kept dense (one value per document) so summing them is a plain
+    vector add.
+    """
+
+    def __init__(self, max_bytes: int = 512 << 20, min_postings: int = 20_000) -> None:
+        self.max_bytes = max_bytes
+        self.min_postings = min_postings
+        self._entries: OrderedDict[tuple[int, int], tuple[np.ndarray, float, float, np.ndarray]]
+        self._entries = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, seg: Segment, tid: int, avgdl: float, w: float) -> np.ndarray | None:
+        key = (id(seg.indices), tid)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not seg.indices or entry[1:3] != (avgdl, w):
+                return None
+            self._entries.move_to_end(key)
+            return entry[3]
+
+    def put(self, seg: Segment, tid: int, avgdl: float, w: float, contrib: np.ndarray) -> None:
+        if contrib.nbytes > self.max_bytes // 8:
+            return
+        key = (id(seg.indices), tid)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[3].nbytes
+            self._entries[key] = (seg.indices, avgdl, w, contrib)
+            self._bytes += contrib.nbytes
+            while self._bytes > self.max_bytes and self._entries:
+                _, (_, _, _, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+def _contribution(
+    seg: Segment, norm: np.ndarray, tid: int, w: float, avgdl: float, cache: TermCache | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One term's score contributions: (docs, values) sparse, (None, dense values), or
+    (docs, None) when the segment lacks the term."""
+    docs, tf = seg.postings(tid)
+    if not len(docs):
+        return docs, None
+    cacheable = cache is not None and len(docs) >= cache.min_postings
+    if cacheable:
+        assert cache is not None
+        hit = cache.get(seg, tid, avgdl, w)
+        if hit is not None:
+            return (None, hit) if len(hit) == seg.size and len(docs) != seg.size else (docs, hit)
+    part = np.take(norm, docs)
+    part += tf
+    np.divide(tf, part, out=part)
+    part *= w * (K1 + 1)
+    if cacheable:
+        assert cache is not None
+        if len(docs) * DENSE_SHARE >= seg.size and len(docs) != seg.size:
+            dense = np.zeros(seg.size)
+            dense[docs] = part
+            cache.put(seg, tid, avgdl, w, dense)
+            return None, dense
+        cache.put(seg, tid, avgdl, w, part)
+    return docs, part
+
+
+def _accumulate(
+    seg: Segment,
+    norm: np.ndarray,
+    weights: Sequence[tuple[int, float]],
+    avgdl: float = 0.0,
+    cache: TermCache | None = None,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """BM25 sums over the query terms: (docs, scores) for one term's postings, or
+    (None, dense scores over the segment) when several terms contribute."""
+    dense: list[np.ndarray] = []
+    sparse: list[tuple[np.ndarray, np.ndarray]] = []
     for tid, w in weights:
-        docs, tf = seg.postings(tid)
-        if len(docs):
-            tf = tf.astype(np.float64)
-            parts.append((docs, w * (tf * (K1 + 1) / (tf + norm[docs]))))
-    if not parts:
-        return _EMPTY_I32, np.zeros(0)
-    if len(parts) == 1:
-        return parts[0]
-    docs = np.concatenate([p[0] for p in parts])
-    contrib = np.concatenate([p[1] for p in parts])
-    dense = np.bincount(docs, weights=contrib, minlength=seg.size)
-    hit = np.zeros(seg.size, dtype=bool)
-    hit[docs] = True
-    local = np.flatnonzero(hit)
-    return local, dense[local]
+        docs, part = _contribution(seg, norm, tid, w, avgdl, cache)
+        if part is None:
+            continue
+        if docs is None:
+            dense.append(part)
+        else:
+            sparse.append((docs, part))
+    if not dense:
+        if not sparse:
+            return _EMPTY_I32, np.zeros(0)
+        if len(sparse) == 1:
+            return sparse[0]
+    if dense:
+        acc = dense[0].copy()
+        for d in dense[1:]:
+            acc += d
+    else:
+        acc = np.zeros(seg.size)
+    for docs, part in sparse:
+        np.add.at(acc, docs, part)  # a term's postings hold each document once
+    return None, acc
+
+
+def prewarm(index: BM25Index, n_terms: int = 32) -> None:
+    """Fill the term cache for the most frequent terms (after a change, off the query path)."""
+    snap = index.snapshot
+    if not snap.n_docs or not len(snap.df):
+        return
+    top = np.argsort(snap.df)[::-1][:n_terms]
+    for tid in top.tolist():
+        if snap.df[tid] < index.term_cache.min_postings:
+            break
+        w = snap.idf(tid)
+        if w:
+            for seg, norm in zip(snap.segments, snap.norms, strict=True):
+                _contribution(seg, norm, tid, w, snap.avgdl, index.term_cache)
+
+
+def _positive_scores(
+    seg: Segment,
+    norm: np.ndarray,
+    weights: Sequence[tuple[int, float]],
+    avgdl: float,
+    cache: TermCache | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(local docs, scores) of the segment's documents scoring above zero."""
+    docs, acc = _accumulate(seg, norm, weights, avgdl, cache)
+    if docs is None:
+        docs = np.flatnonzero(acc > 0)
+        return docs, acc[docs]
+    if len(acc) and not (acc > 0).all():
+        keep = acc > 0
+        return docs[keep], acc[keep]
+    return docs, acc
 
 
 def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -537,11 +714,20 @@ def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     n = len(scores)
     if k <= 0 or n == 0:
         return ids[:0], scores[:0]
-    if k < n:
-        part = np.argpartition(-scores, k - 1)[:k]
-        threshold = scores[part].min()
-        sel = np.flatnonzero(scores >= threshold)  # every tie at the cut, for determinism
-    else:
+    sel: np.ndarray | None = None
+    if n > _SAMPLE_STEP * 4 * k:
+        # The k-th best of a subset is a lower bound for the k-th best of all: cut the
+        # field down with a cheap pass before partitioning.
+        sample = scores[::_SAMPLE_STEP]
+        cut = np.partition(sample, len(sample) - k)[len(sample) - k]
+        sel = np.flatnonzero(scores >= cut)
+    sub = scores if sel is None else scores[sel]
+    if k < len(sub):
+        part = np.argpartition(-sub, k - 1)[:k]
+        threshold = sub[part].min()
+        keep = np.flatnonzero(sub >= threshold)  # every tie at the cut, for determinism
+        sel = keep if sel is None else sel[keep]
+    elif sel is None:
         sel = np.arange(n)
     order = np.lexsort((ids[sel], -scores[sel]))[:k]
     sel = sel[order]

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.search import persist
-from bot.search.bm25 import BM25Index, Doc, top_k
+from bot.search.bm25 import BM25Index, Doc, prewarm
 from bot.search.persist import StaleIndex
 from bot.search.tokenize import tokenize
 from storage import papers
@@ -126,8 +126,9 @@ class SearchEngine:
             raise QueryError(f"The start date {since} is after the end date {until}.")
         index = self._ready()
         self._maybe_refresh()
-        cands = index.match(tokens, since=since, until=until, source=source)
-        ids, scores = top_k(cands.paper_ids, cands.scores, offset + limit)
+        total, ids, scores = index.top(
+            tokens, offset + limit, since=since, until=until, source=source
+        )
         hits = tuple(
             Hit(int(i), float(s))
             for i, s in zip(ids[offset:].tolist(), scores[offset:].tolist(), strict=True)
@@ -136,7 +137,7 @@ class SearchEngine:
             query=" ".join(query.split()),
             terms=tuple(dict.fromkeys(tokens)),
             hits=hits,
-            total=len(cands.paper_ids),
+            total=total,
             offset=offset,
             limit=limit,
         )
@@ -216,6 +217,8 @@ class SearchEngine:
             except StaleIndex as exc:
                 log.info("search index in %s not used: %s; rebuilding", self._index_dir, exc)
         n = self._build()
+        assert self._index is not None
+        prewarm(self._index)
         if self._index_dir is not None:
             try:
                 self.save()
@@ -248,6 +251,7 @@ class SearchEngine:
         except BaseException:
             self._index, self._last_rev, self._unsaved = None, 0, 0
             raise
+        prewarm(index)
         log.info(
             "search index loaded: %d papers (rev %d, %d caught up) in %.2fs",
             len(index),
@@ -294,6 +298,7 @@ class SearchEngine:
             return 0
         n = self._index.apply(row_doc(r) for r in rows)
         self._last_rev = max(self._last_rev, *(r.rev for r in rows))
+        prewarm(self._index)  # scores of common words depend on N and avgdl: refill now
         self._unsaved += n
         if self._unsaved >= SAVE_EVERY:
             self._save_in_background()

@@ -73,16 +73,21 @@ def test_build_matches_rank_bm25(seed: int) -> None:
     assert_exact(index, corpus, queries(rng))
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "term-cache"])
 @pytest.mark.parametrize("seed", range(4))
 def test_incremental_adds_replacements_and_merges_stay_exact(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, cached: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bm25, "MERGE_MIN_DOCS", 30)  # exercise both merge paths
     monkeypatch.setattr(bm25, "MAX_SMALL_SEGMENTS", 3)
     rng = random.Random(100 + seed)
     corpus = dict(enumerate(random_corpus(rng, 150), start=1))
     index = BM25Index()
+    if cached:  # cache every term (dense ones too) so stale entries would show up
+        index.term_cache.min_postings = 1
     index.build(Doc(i, t) for i, t in corpus.items())
+    if cached:
+        bm25.prewarm(index)
     next_id = 1000
     for step in range(12):
         batch: dict[int, list[str]] = {}
@@ -97,6 +102,7 @@ def test_incremental_adds_replacements_and_merges_stay_exact(
         for pid in removed:
             del corpus[pid]
         assert_exact(index, corpus, [*queries(rng), [f"new{step}", "w0"]])
+        assert_exact(index, corpus, [*queries(rng), [f"new{step}", "w0"]])  # cache hits
     index.merge()
     assert len(index.snapshot.segments) == 1
     assert_exact(index, corpus, queries(rng))
@@ -154,3 +160,33 @@ def test_top_k_orders_by_score_then_id_and_breaks_ties_stably() -> None:
     assert top_k(ids, scores, 4)[0].tolist() == [3, 5, 7, 2]
     assert top_k(ids, scores, 100)[0].tolist() == [3, 5, 7, 2, 9, 1]
     assert got_scores.tolist() == [2.0, 2.0]
+
+
+def test_top_matches_a_full_sort_across_segments() -> None:
+    rng = np.random.default_rng(3)
+    index = BM25Index()
+    index.term_cache.min_postings = 1
+    words = ["a", "b", "c", "d"]
+    docs = [Doc(i, list(rng.choice(words, size=rng.integers(1, 4)))) for i in range(1, 3000)]
+    index.build(docs[:2000])
+    index.apply(docs[2000:2500])
+    index.apply(docs[2500:])
+    for q in (["a"], ["a", "b"], ["c", "d", "d"]):
+        c = index.match(q)
+        order = np.lexsort((c.paper_ids, -c.scores))
+        for k in (1, 10, 137, 5000):
+            total, ids, scores = index.top(q, k)
+            assert total == len(c.paper_ids)
+            assert ids.tolist() == c.paper_ids[order][:k].tolist()
+            assert scores.tolist() == c.scores[order][:k].tolist()
+
+
+def test_top_k_sampling_path_keeps_ties_deterministic() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 50, size=200_000).astype(float)  # many ties
+    ids = rng.permutation(200_000).astype(np.int64)
+    order = np.lexsort((ids, -scores))
+    for k in (1, 10, 100):
+        got_ids, got_scores = top_k(ids, scores, k)
+        assert got_ids.tolist() == ids[order][:k].tolist()
+        assert got_scores.tolist() == scores[order][:k].tolist()
