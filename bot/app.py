@@ -98,13 +98,17 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         """Slack retries events (X-Slack-Retry-Num); the first process to claim one answers."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id:
+            retry = (request.headers.get("x-slack-retry-num") or [None])[0]
             try:
                 first = claim_event(services.db, str(event_id))
-            except SQLAlchemyError as exc:  # fail open: a double answer beats none
-                logger.warning("could not record event %s: %s", event_id, type(exc).__name__)
-                first = True
+            except SQLAlchemyError as exc:
+                # Database busy or down: answer Slack's first delivery, skip its retries.
+                first = retry is None
+                logger.warning(
+                    "could not record event %s (%s); %s", event_id, type(exc).__name__,
+                    "answering" if first else "skipping the retry",
+                )
             if not first:
-                retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
                 logger.info("event %s already answered; skipping (retry %s)", event_id, retry)
                 return BoltResponse(status=200, body="")
         next()

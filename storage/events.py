@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import Database
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from storage.models import SlackEventReceipt
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # Slack retries for about an hour at most; keep receipts comfortably longer.
 KEEP_RECEIPTS = timedelta(days=3)
 PRUNE_EVERY_SECONDS = 3600.0
+CLAIM_BUSY_TIMEOUT_MS = 1500
 
 _last_prune: dict[str, float] = {}
 _prune_lock = threading.Lock()
@@ -44,7 +45,15 @@ def _insert_ignoring_duplicate(db: Database, event_id: str, now: datetime) -> bo
             .returning(table.c.event_id)
         )
         with db.engine.begin() as conn:
-            return conn.execute(stmt).first() is not None
+            if db.dialect == "sqlite":
+                # This runs before Slack gets its ack: wait briefly, not the full busy timeout,
+                # when another writer (an import) holds SQLite's write lock.
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={CLAIM_BUSY_TIMEOUT_MS}")
+            try:
+                return conn.execute(stmt).first() is not None
+            finally:
+                if db.dialect == "sqlite":
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # Any other backend: a plain insert, the duplicate shows up as an IntegrityError.
     try:
         with db.engine.begin() as conn:
