@@ -78,16 +78,28 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
     from bot.importers.run import ImportFailed, import_paths
 
     try:
-        report = import_paths(
-            services.db,
-            [Path(p) for p in args.paths],
-            fmt=args.format,
-            skip_bad=args.skip_bad,
-            on_change=services.search.refresh,
-        )
+        report = import_paths(services.db, [Path(p) for p in args.paths], fmt=args.format,
+                              skip_bad=args.skip_bad)
     except ImportFailed as exc:
-        raise UsageError(f"{exc}\nNothing was imported from that file.") from None
+        raise UsageError(f"{exc}\nNothing was imported.") from None
+    except KeyboardInterrupt:
+        print(
+            "paperbot: import interrupted; batches already committed are kept. Rerun the same "
+            "command to finish (papers already stored are skipped as unchanged).",
+            file=sys.stderr,
+        )
+        return 130
     print(report.render())
+    total = report.total
+    if total.added or total.updated:
+        # Bring the persisted search index up to date now, so the next search starts warm.
+        services.search.refresh()
+        services.search.save()
+    if args.skip_bad and report.bad_total and not (
+        total.added or total.updated or total.unchanged
+    ):
+        print("paperbot: no good records found in the input", file=sys.stderr)
+        return 2
     return 0
 
 
