@@ -70,6 +70,8 @@ def subscribe(
     if sub is None:
         sub = Subscription(team_id=team_id, channel_id=channel_id, created_at=now)
         session.add(sub)
+    elif not sub.active:
+        _drop_stale_runs(session, sub.id, now)
     sub.topic = topic
     sub.post_time = post_time
     sub.tz = tz
@@ -79,6 +81,27 @@ def subscribe(
     sub.updated_at = now
     session.flush()
     return sub, was_new
+
+
+def _drop_stale_runs(session: Session, sub_id: int, now: datetime) -> None:
+    """A re-subscribed channel does not get digests left unstarted while it was off.
+
+    Runs whose day message was posted are kept (their thread is completed); the others
+    are deleted, releasing their papers and their day (today's digest is planned afresh).
+    Runs leased right now are left to their owner.
+    """
+    stale = select(DigestRun.id).where(
+        DigestRun.subscription_id == sub_id,
+        DigestRun.status.in_(OPEN),
+        DigestRun.parent_state != "posted",
+        DigestRun.lease_owner.is_(None) | (DigestRun.lease_expires_at < now),
+    )
+    ids = list(session.scalars(stale))
+    if not ids:
+        return
+    session.execute(delete(ChannelPaper).where(ChannelPaper.run_id.in_(ids)))
+    session.execute(delete(DigestItem).where(DigestItem.run_id.in_(ids)))
+    session.execute(delete(DigestRun).where(DigestRun.id.in_(ids)))
 
 
 def deactivate(session: Session, sub_id: int, reason: str, now: datetime) -> bool:

@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.digest import blocks, topics
 from bot.digest.source import FetchError, fetch_daily, store
@@ -413,7 +413,12 @@ def run_cycle(
             report.fetch_error = str(exc)
             due = []
         for sub, day in due:
-            run = plan(services, sub, day, cands, settings, now)
+            try:
+                run = plan(services, sub, day, cands, settings, now)
+            except Exception as exc:  # one subscription's problem is not the cycle's
+                log.exception("digest for %s on %s could not be planned", sub.channel_id, day)
+                report.deferred.append(f"{sub.channel_id}: planning failed: {exc}")
+                continue
             if run is not None:
                 report.planned += 1
                 report.empty += run.status == "empty"
@@ -438,7 +443,12 @@ def run_cli(services: Any, once: bool) -> int:
 
         run_blocking(services, poster)
         return 0
-    report = run_cycle(services, poster, always_fetch=True)
+    try:
+        report = run_cycle(services, poster, always_fetch=True)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"paperbot: digest: database error: {detail}", file=sys.stderr)
+        return 1
     print(report.summary())
     problem = report.problem()
     if problem:

@@ -79,6 +79,27 @@ def parse(text: str, default_time: str = "09:00") -> Command:
     return Command(action, topic=rest, at=at)
 
 
+REASONS = {
+    "app_uninstalled": "stopped: PaperBot was uninstalled",
+    "tokens_revoked": "stopped: PaperBot's token was revoked",
+    "is_archived": "stopped: the channel was archived",
+    "channel_is_archived": "stopped: the channel was archived",
+    "channel_not_found": "stopped: the channel could not be found",
+    "not_in_channel": "stopped: PaperBot was removed from the channel; `/invite @paperbot`",
+}
+
+
+def stopped_because(reason: str | None) -> str:
+    """Why a subscription is inactive, in words (reasons are ours or Slack error codes)."""
+    from bot.blocks import safe
+
+    reason = reason or ""
+    m = re.fullmatch(r"unsubscribed by ([UW][A-Z0-9]+)", reason)
+    if m:
+        return f"<@{m.group(1)}> unsubscribed it"
+    return REASONS.get(reason, f"stopped: {safe(reason)}")
+
+
 def _describe(sub: Any, size: int) -> str:
     """mrkdwn: the topic (user text) is escaped and defused; tz names are IANA names."""
     from bot.blocks import escape, safe
@@ -115,7 +136,7 @@ def handle(
         with services.db.session() as s:
             sub = repo.get_subscription(s, team_id, channel_id)
         if sub is None or not sub.active:
-            why = f" (stopped: {safe(sub.inactive_reason or '')})" if sub is not None else ""
+            why = f" ({stopped_because(sub.inactive_reason)})" if sub is not None else ""
             return (
                 f"This channel has no daily digest{why}. "
                 "`/papers subscribe [topic] [at HH:MM]` sets one up."

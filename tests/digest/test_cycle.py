@@ -322,3 +322,22 @@ def test_every_crash_point_on_sqlite(
             assert report.ok, report.problem()
             assert len(assert_exactly_once(fake_slack, ch)) == 4, (k, when)
             assert len(digest_of(fake_slack, ch)) == 1
+
+
+def test_resubscribing_drops_a_digest_left_unstarted_while_off(
+    services: Services,
+    poster: SlackPoster,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    fake_hf: FakeHF,
+) -> None:
+    subscribe(services, poster, "C0GENERAL", "subscribe at 00:00")
+    fake_hf.set_day(datetime.now(UTC).date(), day_entries(3))
+    fake_slack.fail("chat.postMessage", "internal_error")
+    assert cycle(services, poster, settings).deferred  # planned, nothing posted
+    assert "no more" in subscribe(services, poster, "C0GENERAL", "unsubscribe")
+    assert cycle(services, poster, settings).done == 0  # off: the open run waits
+    subscribe(services, poster, "C0GENERAL", "subscribe at 00:00")
+    report = cycle(services, poster, settings)  # planned afresh for today, papers released
+    assert report.ok and (report.planned, report.done) == (1, 1)
+    assert len(assert_exactly_once(fake_slack, "C0GENERAL")) == 3

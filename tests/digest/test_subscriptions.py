@@ -120,7 +120,7 @@ def test_unsubscribe_and_listing(services: Services, poster: SlackPoster) -> Non
     )
     assert "no more daily digests" in subscribe(services, poster, "C0GENERAL", "unsubscribe")
     listing = subscribe(services, poster, "C0GENERAL", "subscriptions")
-    assert "no daily digest" in listing and "unsubscribed by U0ALICE" in listing
+    assert "no daily digest" in listing and "<@U0ALICE> unsubscribed it" in listing
 
 
 def test_topic_of_only_common_words_is_refused(services: Services, poster: SlackPoster) -> None:
