@@ -8,6 +8,7 @@ growing with the corpus as real collections do. Generation is vectorized across 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class _Bigram:
             ids = [words.setdefault(w, len(words)) for w in _WORD.findall(text)]
             if ids:
                 self.firsts.append(ids[0])
-                pairs.extend(zip(ids, ids[1:], strict=False))
+                pairs.extend(itertools.pairwise(ids))
         self.words = np.array(list(words), dtype=object)
         a = np.array([p[0] for p in pairs] + list(range(len(words))), dtype=np.int64)
         b = np.array([p[1] for p in pairs] + self.firsts * 0 + [0] * len(words), dtype=np.int64)

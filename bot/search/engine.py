@@ -157,10 +157,10 @@ class SearchEngine:
         """Persist the index to index_dir now (False when there is no index_dir)."""
         if self._index_dir is None:
             return False
+        with self._lock:  # a consistent state + rev; the slow write happens outside
+            index = self._ready()
+            state, rev, unsaved = index.state(), self._last_rev, self._unsaved
         with self._save_lock:
-            with self._lock:
-                index = self._ready()
-                state, rev, unsaved = index.state(), self._last_rev, self._unsaved
             persist.save(
                 state,
                 self._index_dir,
@@ -168,8 +168,8 @@ class SearchEngine:
                 rev=rev,
                 title_weight=TITLE_WEIGHT,
             )
-            with self._lock:
-                self._unsaved -= unsaved
+        with self._lock:
+            self._unsaved -= unsaved
         return True
 
     @property
