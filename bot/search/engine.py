@@ -103,6 +103,7 @@ class SearchEngine:
         self._unsaved = 0  # papers applied since the index was last saved
         self._save_lock = threading.Lock()  # one writer of index_dir per engine
         self._saver: threading.Thread | None = None
+        self._prewarmer: threading.Thread | None = None
 
     # ----- public API ---------------------------------------------------------------------
 
@@ -261,6 +262,18 @@ class SearchEngine:
         )
         return n
 
+    def _prewarm_in_background(self) -> None:
+        """Refill the term cache off the query path (queries meanwhile compute as needed)."""
+        if self._prewarmer is not None and self._prewarmer.is_alive():
+            return
+        index = self._index
+        if index is None:
+            return
+        self._prewarmer = threading.Thread(
+            target=prewarm, args=(index,), name="search-prewarm", daemon=True
+        )
+        self._prewarmer.start()
+
     def _save_in_background(self) -> None:
         if self._index_dir is None or (self._saver is not None and self._saver.is_alive()):
             return
@@ -298,7 +311,7 @@ class SearchEngine:
             return 0
         n = self._index.apply(row_doc(r) for r in rows)
         self._last_rev = max(self._last_rev, *(r.rev for r in rows))
-        prewarm(self._index)  # scores of common words depend on N and avgdl: refill now
+        self._prewarm_in_background()  # common words' cached scores depend on N and avgdl
         self._unsaved += n
         if self._unsaved >= SAVE_EVERY:
             self._save_in_background()

@@ -177,3 +177,32 @@ def test_index_holding_papers_the_database_lacks_is_rebuilt(
     assert engine.search("india").total == 0
     assert engine.search("hotel").total == 1
     assert counted_builds == [1, 1]
+
+
+def test_engine_scores_equal_bm25okapi_after_restart(db: Database, tmp_path: Path) -> None:
+    from rank_bm25 import BM25Okapi
+
+    from bot.search.engine import paper_tokens, query_tokens
+    from storage.papers import iter_index_rows
+
+    from .test_engine import sample_records
+
+    records = sample_records()
+    with db.session() as s:
+        upsert_papers(s, records[:400])
+    SearchEngine(db, tmp_path).warm()  # build + save
+    with db.session() as s:
+        upsert_papers(s, records[400:])  # caught up after the restart
+    engine = SearchEngine(db, tmp_path)
+    with db.session() as s:
+        rows = list(iter_index_rows(s))
+    ref = BM25Okapi([paper_tokens(r.title, r.abstract) for r in rows])
+    pos = {r.id: i for i, r in enumerate(rows)}
+    for q in ("diffusion caching", "LLMs reasoning reasoning", "GPT-4", "model", "3D scenes"):
+        page = engine.search(q, limit=50)
+        expected = ref.get_scores(query_tokens(q))  # with repeats, as the engine scores
+        assert page.total == int((expected > 0).sum())
+        for hit in page.hits:
+            assert hit.score == pytest.approx(expected[pos[hit.paper_id]], rel=1e-9)
+        best = np.sort(expected)[::-1][: len(page.hits)]
+        np.testing.assert_allclose([h.score for h in page.hits], best, rtol=1e-9)
