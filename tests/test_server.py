@@ -181,3 +181,20 @@ def test_manifest_and_procfile_match_the_app() -> None:
     assert manifest.count("https://YOUR-HOST/slack/events") == 3
     procfile = (root / "Procfile").read_text().splitlines()
     assert procfile == ["web: paperbot serve", "worker: paperbot digest"]
+
+
+def test_credentials_needed_per_transport() -> None:
+    from bot.config import Config, ConfigError
+    from bot.server import check_credentials
+
+    base = {"PAPERBOT_HOME": "/nonexistent"}
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"):
+        check_credentials(Config.from_env(base))
+    # Socket Mode connects out: no signing secret, but still the bot token.
+    with pytest.raises(ConfigError) as err:
+        check_credentials(Config.from_env({**base, "SLACK_APP_TOKEN": "xapp-1-A-1-abc"}))
+    assert "needs SLACK_BOT_TOKEN in" in str(err.value) and "xapp-1-A-1-abc" not in str(err.value)
+    check_credentials(Config.from_env({**base, "SLACK_BOT_TOKEN": BOT_TOKEN,
+                                       "SLACK_APP_TOKEN": "xapp-1-A-1-abc"}))
+    check_credentials(Config.from_env({**base, "SLACK_BOT_TOKEN": BOT_TOKEN,
+                                       "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET}))

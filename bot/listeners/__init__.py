@@ -40,13 +40,9 @@ def register_all(app: App) -> None:
     commands.register(app)
 
 
-def strip_mention(text: str, bot_user_id: str | None = None) -> str:
-    """The words of an @mention without the `<@UBOT>` token(s) that addressed us."""
-    if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
-    else:
-        text = _MENTION.sub(" ", text, count=1)
-    return " ".join(text.split())
+def strip_mention(text: str) -> str:
+    """The words of an @mention, without `<@U…>` tokens (ours or anyone else's)."""
+    return " ".join(_MENTION.sub(" ", text).split())
 
 
 def search_reply(

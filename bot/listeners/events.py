@@ -20,7 +20,7 @@ def register(app: App) -> None:
 
 
 def on_mention(event: dict, context: BoltContext, client: WebClient) -> None:
-    query = strip_mention(event.get("text") or "", context.bot_user_id)
+    query = strip_mention(event.get("text") or "")
     thread_ts = event.get("thread_ts") or event["ts"]
     context["background"](
         answer_mention, context["services"], client, event["channel"], event.get("user"),

@@ -12,7 +12,7 @@ from storage.db import Database
 from storage.events import claim_event, prune_receipts
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention
-from tests.listeners.support import make_services, start
+from tests.listeners.support import assert_valid_messages, make_services, start
 
 
 def test_claim_once_then_prune(db: Database) -> None:
@@ -49,6 +49,7 @@ def test_event_is_acked_while_sqlite_is_write_locked(tmp_path: Path) -> None:
             locker.close()
             running.stop()
         assert len(fake.calls_to("chat.postMessage")) == 1
+        assert_valid_messages(fake)
 
 
 def test_many_retries_at_once_answer_once(db_url: str, tmp_path: Path) -> None:
@@ -70,3 +71,4 @@ def test_many_retries_at_once_answer_once(db_url: str, tmp_path: Path) -> None:
             a.stop()
             b.stop()
         assert len(fake.calls_to("chat.postMessage")) == 1
+        assert_valid_messages(fake)

@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 from storage.models import SlackEventReceipt
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention, slack_ts
-from tests.listeners.support import Running, make_services, start, texts
+from tests.listeners.support import (
+    Running,
+    assert_valid_messages,
+    make_services,
+    start,
+    texts,
+)
 
 
 def _thread_replies(fake: FakeSlack, channel: str, thread_ts: str, count: int = 1) -> list:
@@ -41,7 +47,9 @@ def test_mention_inside_a_thread_is_answered_in_that_thread(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:
     parent = slack_ts()
-    body, ctype, _ = app_mention("what about <@UBOT> video generation", thread_ts=parent)
+    body, ctype, _ = app_mention(
+        "what about <@UBOT> video generation <@U0BOB>", thread_ts=parent
+    )
     assert paperbot.sender.send(body, ctype).status_code == 200
     [reply] = _thread_replies(fake_slack, "C0GENERAL", parent)
     assert "video" in " ".join(texts(reply)).lower()
@@ -89,6 +97,7 @@ def test_two_replicas_on_one_database_answer_a_retried_event_once(
     finally:
         c.stop()
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert_valid_messages(fake_slack)
 
 
 def test_not_in_channel_joins_and_answers(paperbot: Running, fake_slack: FakeSlack) -> None:
