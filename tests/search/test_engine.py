@@ -173,3 +173,45 @@ def test_two_engines_on_one_database_see_each_others_papers(db_url: str) -> None
     finally:
         a_db.dispose()
         b_db.dispose()
+
+
+def test_concurrent_searches_during_refreshes(db: Database) -> None:
+    import threading
+
+    add_filler(db)
+    engine = SearchEngine(db, refresh_interval=0)
+    engine.warm()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    seen: list[list[int]] = []
+
+    def searcher() -> None:
+        mine: list[int] = []
+        seen.append(mine)
+        try:
+            while not stop.is_set():
+                page = engine.search("concurrent widget", limit=5)
+                assert all(h.score > 0 for h in page.hits)
+                assert len(page.hits) == min(page.total, 5)
+                assert len({h.paper_id for h in page.hits}) == len(page.hits)
+                mine.append(page.total)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(15):
+            add(db, PaperRecord(title=f"Concurrent widget {i}", abstract="x", source="x"))
+            engine.refresh()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert not errors, errors
+    assert engine.search("concurrent widget", limit=20).total == 15
+    # (totals need not grow: with 16 papers, "widget" sits in exactly half and BM25Okapi's
+    # idf is 0, so that state has no hits at all)
+    assert all(0 <= t <= 15 for totals in seen for t in totals)
+    assert sum(map(len, seen)) > 0
