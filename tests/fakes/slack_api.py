@@ -167,6 +167,8 @@ class FakeSlack:
         params = self._parse(req, raw)
         headers = {k.lower(): v for k, v in req.headers.items()}
         if path.startswith("/response/"):
+            if "response_url" in self._delays:  # delay("response_url", s): a slow Slack
+                time.sleep(self._delays["response_url"])
             with self._lock:
                 self.response_posts.append((path.rsplit("/", 1)[-1], params))
             self._send(req, 200, {"ok": True})
