@@ -338,3 +338,13 @@ class FakeSlack:
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": {**user, "tz_offset": 0}}
+
+    # --- Socket Mode (added for the Slack app's tests) ---------------------------------
+    # Set `socket_mode_url` (e.g. a tests/listeners/socket_fake.FakeSocketMode's url) and
+    # apps.connections.open hands it to the app, as Slack does with its wss:// URL.
+    socket_mode_url: str | None = None
+
+    def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not self.socket_mode_url:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": self.socket_mode_url}
