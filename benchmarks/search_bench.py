@@ -98,7 +98,8 @@ def child(mode: str, db_url: str, index_dir: str, n_queries: int) -> dict:
         engine.save()
         out["save_s"] = time.perf_counter() - t
         out["build_s"] = out["warm_s"] - out["save_s"]  # warm = read DB + tokenize + build + save
-        out["index_mb"] = sum(f.stat().st_size for f in Path(index_dir).glob("*.npz")) / 1e6
+        manifest = json.loads((Path(index_dir) / "manifest.json").read_text())
+        out["index_mb"] = manifest["size"] / 1e6
     else:
         import psutil
 
