@@ -80,18 +80,25 @@ def make_client(config: Config) -> WebClient:
     )
 
 
-def ensure_rate_limit_retries(client: WebClient) -> WebClient:
-    """Clients handed over by the app get the rate-limit handler too (added once)."""
-    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
-        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-    return client
+def digest_client(client: WebClient) -> WebClient:
+    """A client for posting digests, from the app's: same token and base_url, but only
+    rate limits are retried. The app's client also retries dropped connections, which
+    could send a chat.postMessage twice; the digest recovers those through Slack instead.
+    """
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=SLACK_TIMEOUT,
+        headers=dict(client.headers or {}),
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+    )
 
 
 class SlackPoster:
     """Thin wrapper over the Web API calls the digest and subscriptions make."""
 
     def __init__(self, client: WebClient) -> None:
-        self.client = ensure_rate_limit_retries(client)
+        self.client = client
 
     def _call(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call; `where` (channel or user id) is for errors and logs."""

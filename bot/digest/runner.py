@@ -446,6 +446,7 @@ def run_cli(services: Any, once: bool) -> int:
     try:
         report = run_cycle(services, poster, always_fetch=True)
     except SQLAlchemyError as exc:
+        log.debug("digest cycle: database error", exc_info=True)  # LOG_LEVEL=DEBUG: where
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"paperbot: digest: database error: {detail}", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot.digest.poster import SlackPoster
+from bot.digest.poster import SlackPoster, digest_client
 from bot.digest.runner import Settings, run_cycle
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _add_job(sched: BaseScheduler, services: Any, poster: SlackPoster) -> None:
 def start_scheduler(services: Any, client: Any) -> BackgroundScheduler:
     """Digest cycles in a background thread (for `paperbot serve`); call .shutdown()."""
     sched = BackgroundScheduler(timezone=UTC)
-    _add_job(sched, services, SlackPoster(client))
+    _add_job(sched, services, SlackPoster(digest_client(client)))
     sched.start()
     log.info("digest scheduler started")
     return sched

@@ -341,3 +341,39 @@ def test_resubscribing_drops_a_digest_left_unstarted_while_off(
     report = cycle(services, poster, settings)  # planned afresh for today, papers released
     assert report.ok and (report.planned, report.done) == (1, 1)
     assert len(assert_exactly_once(fake_slack, "C0GENERAL")) == 3
+
+
+def test_start_scheduler_runs_a_cycle_in_process_and_shuts_down(
+    services: Services, poster: SlackPoster, fake_slack: FakeSlack, fake_hf: FakeHF
+) -> None:
+    from bot.app import make_client as app_client
+    from bot.digest.scheduler import start_scheduler
+
+    subscribe(services, poster, "C0GENERAL", "subscribe at 00:00")
+    fake_hf.set_day(datetime.now(UTC).date(), day_entries(2))
+    sched = start_scheduler(services, app_client(services.config))
+    try:
+        fake_slack.wait_for(lambda: len(fake_slack.posted("C0GENERAL")) == 3, timeout=10)
+    finally:
+        sched.shutdown()
+    assert len(assert_exactly_once(fake_slack, "C0GENERAL")) == 2
+    auth = {c.headers["authorization"] for c in fake_slack.calls_to("chat.postMessage")}
+    assert auth == {f"Bearer {services.config.slack_bot_token}"}
+
+
+def test_a_refused_token_stops_the_cycle_without_deactivating_anything(
+    services: Services,
+    poster: SlackPoster,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    fake_hf: FakeHF,
+) -> None:
+    subscribe(services, poster, "C0GENERAL", "subscribe at 00:00")
+    fake_hf.set_day(datetime.now(UTC).date(), day_entries(2))
+    fake_slack.fail("chat.postMessage", "invalid_auth")
+    report = cycle(services, poster, settings)
+    assert report.problem() == "digest stopped: Slack refused the bot token: invalid_auth"
+    assert not report.deactivated
+    report = cycle(services, poster, settings)  # token fixed: the same digest goes out
+    assert report.ok and report.done == 1
+    assert len(assert_exactly_once(fake_slack, "C0GENERAL")) == 2

@@ -44,6 +44,10 @@ def env(
 @pytest.fixture
 def setup_services(env: dict[str, str]) -> Services:
     svc = Services.create(Config.from_env(env), seed=False)
+    # Mint the database's instance id now: storage.db.Database.instance_id reads, then
+    # writes, in one SQLite transaction, which fails at once ("database is locked") when
+    # several fresh processes race to mint it (reported to the lead; not digest code).
+    svc.db.instance_id()
     yield svc
     svc.close()
 
