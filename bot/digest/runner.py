@@ -36,12 +36,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.digest import blocks, topics
 from bot.digest.source import FetchError, fetch_daily, store
 from storage import digest as repo
-from storage.models import DigestRun, Subscription
+from storage.models import DigestRun, Paper, Subscription
 from storage.papers import get_papers
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,6 @@ def local_slot(sub: Subscription, now: datetime) -> tuple[date, bool]:
 class Candidate:
     paper_id: int
     upvotes: int
-    published: date | None
 
 
 def fetch_candidates(
@@ -207,9 +207,7 @@ def fetch_candidates(
     report.fetched = len(fetched.records)
     report.skipped_entries = fetched.skipped
     ids = store(services, fetched.records)
-    cands = [
-        Candidate(ids[r.key], r.upvotes or 0, r.published) for r in fetched.records if r.key in ids
-    ]
+    cands = [Candidate(ids[r.key], r.upvotes or 0) for r in fetched.records if r.key in ids]
     cands.sort(key=lambda c: (-c.upvotes, c.paper_id))
     return cands
 
@@ -225,7 +223,11 @@ def plan(
     """Create the run for (sub, day) unless one exists; None when another worker won."""
     chosen = list(cands)
     if sub.topic:
-        dates = [c.published for c in chosen]
+        # The engine filters on the stored dates (an earlier import may have set them).
+        with services.db.session() as s:
+            dates = list(
+                s.scalars(select(Paper.published).where(Paper.id.in_(c.paper_id for c in chosen)))
+            )
         since = min(dates) if dates and None not in dates else None  # type: ignore[type-var]
         scores = topics.matching(
             services.search, sub.topic, [c.paper_id for c in chosen], since=since

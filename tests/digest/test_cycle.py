@@ -285,8 +285,8 @@ def test_crash_at_any_post_is_completed_exactly_once(
         assert fake_slack.calls_to(looked)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the full matrix, once
 def test_every_crash_point_on_sqlite(
-    db_url: str,
     services: Services,
     poster: SlackPoster,
     settings: Settings,
@@ -294,8 +294,6 @@ def test_every_crash_point_on_sqlite(
     fake_hf: FakeHF,
 ) -> None:
     """Kill between any two Slack calls of a 4-paper digest, one channel per crash point."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the full matrix runs once; PostgreSQL runs the parametrized sample")
     fake_hf.set_day(datetime.now(UTC).date(), day_entries(4))
     clock_offset = 0.0
     for k in range(1, 6):
