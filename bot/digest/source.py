@@ -42,6 +42,7 @@ def _get_json(
 ) -> Any:
     """The JSON body, retrying timeouts, connection errors, 429 and 5xx with backoff."""
     last = ""
+    where = f"{url}?" + "&".join(f"{k}={v}" for k, v in params.items())
     for attempt in range(1, tries + 1):
         try:
             resp = client.get(url, params=params)
@@ -53,18 +54,18 @@ def _get_json(
             if resp.status_code >= 500 or resp.status_code == 429:
                 last = f"HTTP {resp.status_code}"
             elif resp.status_code != 200:
-                raise FetchError(f"daily papers {url}?{params}: HTTP {resp.status_code}")
+                raise FetchError(f"daily papers {where}: HTTP {resp.status_code}")
             else:
                 try:
                     return resp.json()
                 except ValueError:
                     raise FetchError(
-                        f"daily papers {url}: the answer is not JSON ({resp.text[:40]!r})"
+                        f"daily papers {where}: the answer is not JSON ({resp.text[:40]!r})"
                     ) from None
         if attempt < tries:
-            log.warning("daily papers %s: %s; retrying (%d/%d)", url, last, attempt, tries)
+            log.warning("daily papers %s: %s; retrying (%d/%d)", where, last, attempt, tries)
             time.sleep(backoff * 2 ** (attempt - 1))
-    raise FetchError(f"daily papers {url} {last} after {tries} tries")
+    raise FetchError(f"daily papers {where}: {last} after {tries} tries")
 
 
 def fetch_daily(
