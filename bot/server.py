@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.error import URLError
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
 HTTP_THREADS = 8
+LOOP_TICK = 0.2  # seconds between checks for a stop request
+DRAIN_SECONDS = 10.0  # how long requests in flight may take to finish on shutdown
 MAX_BODY_BYTES = 1_048_576  # Slack payloads are a few KB
 
 WHERE = {
@@ -136,6 +139,8 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
         )
         self._stopped = threading.Event()
+        self._stop_requested = False
+        self._run_thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -146,18 +151,31 @@ class HttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def run(self) -> None:
+        """Serve until stop(); then drain: no new connections, requests in flight finish."""
+        server = self._server
+        self._run_thread = threading.current_thread()
         try:
-            self._server.run()
+            while not self._stop_requested:
+                wasyncore.loop(timeout=LOOP_TICK, map=server._map, count=1)
+            server.accepting = False  # the listening socket leaves the select set
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while self._busy() and time.monotonic() < deadline:
+                wasyncore.loop(timeout=LOOP_TICK, map=server._map, count=1)
         finally:
-            self._server.task_dispatcher.shutdown(timeout=10)  # in-flight requests finish
+            # Everything closes from this thread, the loop's own (no cross-thread fd use).
+            wasyncore.close_all(server._map)
+            server.task_dispatcher.shutdown(timeout=5)
             self._stopped.set()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop accepting, let requests in flight finish, then return."""
-        server = self._server
-        # Close every channel from inside the loop thread (the loop ends once none is left).
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        self._stopped.wait(timeout)
+    def _busy(self) -> bool:
+        channels = list(self._server.active_channels.values())
+        return any(ch.requests or ch.total_outbufs_len for ch in channels)
+
+    def stop(self, timeout: float = DRAIN_SECONDS + 5) -> None:
+        """Ask run() to finish (safe from any thread or a signal handler) and wait for it."""
+        self._stop_requested = True
+        if threading.current_thread() is not self._run_thread:  # else: a signal handler
+            self._stopped.wait(timeout)
 
 
 def start_digest_scheduler(services: Services, client: WebClient) -> Any:
@@ -173,13 +191,14 @@ def start_digest_scheduler(services: Services, client: WebClient) -> Any:
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:
-    """SIGTERM (platforms stopping a dyno/pod) → graceful stop, from a helper thread."""
+    """SIGTERM (platforms stopping a dyno/pod) → graceful stop. `stop` only sets a flag:
+    the handler runs on the main thread between bytecodes, so it must not take locks."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum: int, frame: Any) -> None:
         log.info("SIGTERM: finishing requests in flight, then stopping")
-        threading.Thread(target=stop, name="paperbot-stop", daemon=True).start()
+        stop()
 
     signal.signal(signal.SIGTERM, handler)
 
@@ -216,12 +235,12 @@ def _serve_socket_mode(app: App, config: Config) -> None:
 
     web_client = WebClient(base_url=config.slack_api_url, retry_handlers=app.client.retry_handlers)
     handler = SocketModeHandler(app, app_token=str(config.slack_app_token), web_client=web_client)
-    stop = threading.Event()
-    _on_sigterm(stop.set)
+    stopping: list[bool] = []
+    _on_sigterm(lambda: stopping.append(True))
     handler.connect()
     log.info("PaperBot connected to Slack over Socket Mode")
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stopping:
+            time.sleep(LOOP_TICK)
     finally:
         handler.close()

@@ -87,17 +87,25 @@ def post_message(
         return None
     except SlackApiError as exc:
         error = slack_error(exc)
-    if error == "not_in_channel":
+    if error == "not_in_channel" and _join(client, channel):
         try:
-            client.conversations_join(channel=channel)
             client.chat_postMessage(**args)
-            log.info("joined %s to answer there", channel)
             return None
         except SlackApiError as exc:
-            if slack_error(exc) != "method_not_supported_for_channel_type":
-                error = slack_error(exc) if slack_error(exc) != "not_in_channel" else error
+            error = slack_error(exc)
     log.warning("chat.postMessage to %s failed: %s", channel, error)
     return error
+
+
+def _join(client: WebClient, channel: str) -> bool:
+    """Join a public channel we were asked to answer in (private ones need an invite)."""
+    try:
+        client.conversations_join(channel=channel)
+    except SlackApiError as exc:
+        log.debug("could not join %s: %s", channel, slack_error(exc))
+        return False
+    log.info("joined %s to answer there", channel)
+    return True
 
 
 def tell_user(client: WebClient, channel: str, user: str | None, error: str) -> None:
