@@ -92,22 +92,6 @@ class Segment:
         s, e = self.indptr[tid], self.indptr[tid + 1]
         return self.indices[s:e], self.tf[s:e]
 
-    def term_doc_counts(self, n_terms: int) -> np.ndarray:
-        """Live documents per term (int64, length n_terms)."""
-        if self.alive.all():
-            counts = np.diff(self.indptr)
-        else:
-            live = self.alive[self.indices]
-            counts = (
-                np.add.reduceat(live.astype(np.int64), self.indptr[:-1])
-                if len(live)
-                else (np.zeros(self.n_terms, dtype=np.int64))
-            )
-            counts[np.diff(self.indptr) == 0] = 0  # reduceat quirk on empty ranges
-        out = np.zeros(n_terms, dtype=np.int64)
-        out[: len(counts)] = counts
-        return out
-
     def csc(self, n_terms: int) -> sp.csc_array:
         indptr = self.indptr
         if n_terms > self.n_terms:
@@ -461,8 +445,10 @@ class BM25Index:
         self.vocab.clear()
         self.sources.clear()
         seg = self._build_segment(docs)
-        df = seg.term_doc_counts(len(self.vocab))
+        df = np.zeros(len(self.vocab), dtype=np.int64)
+        df[: seg.n_terms] = np.diff(seg.indptr)
         segments = (seg,) if seg.size else ()
+        self.term_cache.clear()
         self.snapshot = _finish(segments, df, seg.size, int(seg.doc_len.sum()))
         return seg.size
 
@@ -508,8 +494,9 @@ class BM25Index:
             df[: len(counts)] += counts
             n_docs += seg.size
             total_len += int(seg.doc_len.sum())
-        segments = [s for s in segments if s.n_live] or segments[:0]
+        segments = [s for s in segments if s.n_live]
         self.snapshot = _finish(tuple(segments), df, n_docs, total_len)
+        self.term_cache.retain(segments)
         self._maybe_merge()
         return len(docs)
 
@@ -554,6 +541,7 @@ class BM25Index:
         segments = [merged, *keep] if merged.size else keep
         segments.sort(key=lambda s: -s.size)
         self.snapshot = _finish(tuple(segments), snap.df, snap.n_docs, snap.total_len)
+        self.term_cache.retain(segments)
 
 
 def _widen(m: sp.csr_array, n_terms: int) -> sp.csr_array:
@@ -610,6 +598,13 @@ class TermCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+    def retain(self, segments: Sequence[Segment]) -> None:
+        """Drop entries of segments that are gone (they would pin their postings in memory)."""
+        keep = {id(s.indices) for s in segments}
+        with self._lock:
+            for key in [k for k in self._entries if k[0] not in keep]:
+                self._bytes -= self._entries.pop(key)[3].nbytes
 
 
 def _contribution(

@@ -190,3 +190,16 @@ def test_top_k_sampling_path_keeps_ties_deterministic() -> None:
         got_ids, got_scores = top_k(ids, scores, k)
         assert got_ids.tolist() == ids[order][:k].tolist()
         assert got_scores.tolist() == scores[order][:k].tolist()
+
+
+def test_term_cache_lets_go_of_merged_segments() -> None:
+    index = BM25Index()
+    index.term_cache.min_postings = 1
+    index.build(Doc(i, ["a", "b", f"x{i}"]) for i in range(1, 50))
+    index.apply([Doc(100, ["a", "c"])])
+    index.top(["a", "b"], 5)
+    assert len(index.term_cache._entries) >= 2
+    index.merge()
+    live = {id(s.indices) for s in index.snapshot.segments}
+    assert all(key[0] in live for key in index.term_cache._entries)
+    assert index.top(["a", "b"], 5)[0].tolist() == [1, 2, 3, 4, 5]
