@@ -198,3 +198,15 @@ def test_credentials_needed_per_transport() -> None:
                                        "SLACK_APP_TOKEN": "xapp-1-A-1-abc"}))
     check_credentials(Config.from_env({**base, "SLACK_BOT_TOKEN": BOT_TOKEN,
                                        "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET}))
+
+
+def test_request_url_verification_challenge(paperbot: Running) -> None:
+    """What Slack sends when the Request URL is saved in the app settings."""
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps(
+        {"token": "t", "challenge": challenge, "type": "url_verification"}
+    ).encode()
+    resp = paperbot.sender.send(body, "application/json")
+    assert resp.status_code == 200
+    assert resp.json() == {"challenge": challenge}
+    assert paperbot.sender.send(body, "application/json", signed=False).status_code == 401

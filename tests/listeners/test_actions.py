@@ -142,3 +142,19 @@ def test_hostile_title_renders_as_plain_text_and_pings_nobody(
     assert title.startswith("*<https://arxiv.org/abs/2502.00001|")
     header = fake_slack.posted("C0GENERAL")[-1]["blocks"][0]
     assert header["text"]["type"] == "plain_text"  # never parsed for mentions
+
+
+def test_abstract_falls_back_to_the_clicker_when_the_thread_is_closed(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    answer = _mention_answer(paperbot, fake_slack, "diffusion caching")
+    fake_slack.channels["C0GENERAL"].is_archived = True  # archived since the answer
+    click, ctype = block_actions(
+        answer["blocks"], "paper_abstract", message=answer,
+        response_url=fake_slack.response_url("abs"),
+    )
+    assert paperbot.sender.send(click, ctype).status_code == 200
+    [abstract] = fake_slack.wait_for(lambda: responses(fake_slack, "abs"))
+    assert abstract["response_type"] == "ephemeral" and abstract["replace_original"] is False
+    assert "archived" in abstract["blocks"][0]["elements"][0]["text"]
+    assert abstract["blocks"][1]["type"] == "header"
