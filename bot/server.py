@@ -216,7 +216,13 @@ def serve(services: Services) -> None:
         if config.slack_app_token:
             _serve_socket_mode(app, config)
         else:
-            server = HttpServer(services, app, port=config.port)
+            try:
+                server = HttpServer(services, app, port=config.port)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on port {config.port} ({exc.strerror or exc}); "
+                    "set PORT to a free port"
+                ) from None
             _on_sigterm(server.stop)
             log.info(
                 "PaperBot listening on port %d (POST %s, GET %s)",

@@ -98,6 +98,21 @@ def test_serve_with_rejected_token_fails_cleanly(tmp_path: Path, fake_slack: Fak
     assert BOT_TOKEN not in proc.stderr
 
 
+def test_serve_on_a_busy_port_says_so(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        env = _env(
+            tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=TEST_SIGNING_SECRET,
+            SLACK_API_URL=fake_slack.api_url, PORT=str(busy.getsockname()[1]),
+        )
+        proc = subprocess.run(
+            [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "set PORT to a free port" in proc.stderr
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
