@@ -19,7 +19,7 @@ from storage.models import SlackEventReceipt
 from tests.conftest import PAPERBOT
 from tests.fakes.signing import TEST_SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_payloads import app_mention, slash_command
+from tests.fakes.slack_payloads import app_mention, block_actions, slash_command
 from tests.listeners.conftest import fake_slack_fixture, paperbot_fixture  # noqa: F401
 from tests.listeners.support import BOT_TOKEN, Running
 
@@ -37,8 +37,12 @@ def test_unsigned_badly_signed_and_stale_requests_get_401(
 ) -> None:
     command, ctype = slash_command("diffusion", response_url=fake_slack.response_url())
     event, etype, _ = app_mention("<@UBOT> diffusion")
+    more = [{"type": "actions", "elements": [{
+        "type": "button", "action_id": "papers_more", "value": '{"q": "diffusion", "o": 5}',
+        "text": {"type": "plain_text", "text": "More results"}}]}]
+    click, atype = block_actions(more, "papers_more", response_url=fake_slack.response_url())
     sender = paperbot.sender
-    for body, kind in ((command, ctype), (event, etype)):
+    for body, kind in ((command, ctype), (event, etype), (click, atype)):
         assert sender.send(body, kind, signed=False).status_code == 401
         assert sender.send(body, kind, secret="not-the-secret").status_code == 401
         stale = int(time.time()) - 6 * 60
