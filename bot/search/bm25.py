@@ -374,12 +374,12 @@ class BM25Index:
 
     def _term_ids(self, tokens: Sequence[str]) -> list[int]:
         vocab = self.vocab
-        ids = [vocab.get(t, -1) for t in tokens]
-        if -1 in ids:
+        ids = list(map(vocab.get, tokens))
+        if None in ids:  # new terms get the next ids, in order of first appearance
             for i, t in enumerate(tokens):
-                if ids[i] == -1:
+                if ids[i] is None:
                     ids[i] = vocab.setdefault(t, len(vocab))
-        return ids
+        return ids  # type: ignore[return-value]
 
     def _source_code(self, source: str) -> int:
         code = self.sources.get(source)
