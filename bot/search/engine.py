@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.search import persist
 from bot.search.bm25 import BM25Index, Doc, prewarm
 from bot.search.persist import StaleIndex
@@ -201,7 +203,12 @@ class SearchEngine:
             return  # another thread is refreshing; search the current snapshot
         try:
             if time.monotonic() - self._last_check >= self._refresh_interval:
-                self._catch_up()
+                try:
+                    self._catch_up()
+                except SQLAlchemyError as exc:
+                    # Serve what we have; the next look is throttled like a successful one.
+                    self._last_check = time.monotonic()
+                    log.warning("search index could not catch up with the database: %s", exc)
         finally:
             self._lock.release()
 

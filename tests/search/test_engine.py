@@ -215,3 +215,23 @@ def test_concurrent_searches_during_refreshes(db: Database) -> None:
     # idf is 0, so that state has no hits at all)
     assert all(0 <= t <= 15 for totals in seen for t in totals)
     assert sum(map(len, seen)) > 0
+
+
+def test_search_serves_the_index_when_catch_up_fails(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from storage import papers
+
+    add_filler(db)
+    engine = SearchEngine(db, refresh_interval=0)
+    engine.warm()
+
+    def down(_session: object) -> int:
+        raise OperationalError("SELECT max(rev)", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(papers, "max_rev", down)
+    assert engine.search("alpha").total == 1  # answered from memory, failure logged
+    with pytest.raises(OperationalError):
+        engine.refresh()  # an explicit refresh reports the problem
