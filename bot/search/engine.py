@@ -6,6 +6,12 @@ revs commit in order), which lets the engine follow changes made by any process 
 `rev > last_seen`: `refresh()` applies them right away (the importer calls it after writing),
 and `search()` also checks `max_rev` at most once per `refresh_interval` seconds, so papers
 written by another replica show up within about a second.
+
+Scores are exactly rank_bm25's BM25Okapi, quirks included: in a tiny library a word found
+in half of the papers has idf 0 (no hits for it alone), and words in more than half get
+epsilon * average idf, which in a large library with many rare words can outweigh a
+moderately rare word. Papers are never deleted in storage; if that changes, deletions
+need a rev-bumping tombstone for other replicas to see (the index already supports removal).
 """
 
 from __future__ import annotations
