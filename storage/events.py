@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from storage.db import Database
 from storage.models import SlackEventReceipt
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,17 @@ def _insert_ignoring_duplicate(db: Database, event_id: str, now: datetime) -> bo
             .returning(table.c.event_id)
         )
         with db.engine.begin() as conn:
+            restore = None
             if db.dialect == "sqlite":
                 # This runs before Slack gets its ack: wait briefly, not the full busy timeout,
                 # when another writer (an import) holds SQLite's write lock.
+                restore = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
                 conn.exec_driver_sql(f"PRAGMA busy_timeout={CLAIM_BUSY_TIMEOUT_MS}")
             try:
                 return conn.execute(stmt).first() is not None
             finally:
-                if db.dialect == "sqlite":
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                if restore is not None:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={int(restore)}")
     # Any other backend: a plain insert, the duplicate shows up as an IntegrityError.
     try:
         with db.engine.begin() as conn:

@@ -21,7 +21,7 @@ from tests.fakes.signing import TEST_SIGNING_SECRET
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention, block_actions, slash_command
 from tests.listeners.conftest import fake_slack_fixture, paperbot_fixture  # noqa: F401
-from tests.listeners.support import BOT_TOKEN, Running
+from tests.listeners.support import BOT_TOKEN, Running, sqlite_only
 
 
 def _no_side_effects(running: Running, fake: FakeSlack) -> None:
@@ -50,6 +50,7 @@ def test_unsigned_badly_signed_and_stale_requests_get_401(
     _no_side_effects(paperbot, fake_slack)
 
 
+@sqlite_only
 def test_health_and_unknown_paths(paperbot: Running) -> None:
     health = httpx.get(f"{paperbot.url}/health")
     assert health.status_code == 200
@@ -169,6 +170,7 @@ def test_paperbot_serve_answers_and_stops_on_sigterm_without_logging_the_token(
     assert "blocks" in answer and json.dumps(answer).count("paper_abstract") == 5
 
 
+@sqlite_only
 def test_token_never_in_captured_logs(
     paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -219,6 +221,7 @@ def test_credentials_needed_per_transport() -> None:
                                        "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET}))
 
 
+@sqlite_only
 def test_request_url_verification_challenge(paperbot: Running) -> None:
     """What Slack sends when the Request URL is saved in the app settings."""
     challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"

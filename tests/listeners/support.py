@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from slack_bolt import App
 
 from bot.app import create_app
@@ -19,6 +20,10 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import SlackSender
 
 BOT_TOKEN = "xoxb-1111-2222-testtokenmustneverbelogged"
+
+# For tests of rendering and Slack-side behaviour, where the database backend plays no part:
+# run them on SQLite only (the storage-dependent ones run on both backends).
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
 

@@ -10,7 +10,7 @@ from bot.blocks import ZWSP, validate_message
 from storage.papers import PaperRecord, upsert_papers
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention, block_actions, slash_command
-from tests.listeners.support import Running, responses, sent_messages, texts
+from tests.listeners.support import Running, responses, sent_messages, sqlite_only, texts
 
 LONG_SENTENCE = "Zebracache keeps <diffusion> & attention states warm between steps. "
 HOSTILE_TITLE = "<!channel> <@U123> *bold* _it_ ~gone~ `code` & <https://evil.example|click>"
@@ -52,6 +52,7 @@ def test_abstract_button_posts_the_abstract_in_the_thread(
     assert len(" ".join(texts(abstract))) > 300
 
 
+@sqlite_only
 def test_abstract_button_on_ephemeral_answer_replies_to_the_clicker_only(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:
@@ -69,6 +70,7 @@ def test_abstract_button_on_ephemeral_answer_replies_to_the_clicker_only(
     assert not fake_slack.calls_to("chat.postMessage")
 
 
+@sqlite_only
 def test_huge_abstract_and_hostile_titles_stay_within_block_kit_limits(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:
@@ -113,6 +115,7 @@ def test_huge_abstract_and_hostile_titles_stay_within_block_kit_limits(
             assert "<&>" not in text and "<<" not in text
 
 
+@sqlite_only
 def test_hostile_title_renders_as_plain_text_and_pings_nobody(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:
@@ -144,6 +147,7 @@ def test_hostile_title_renders_as_plain_text_and_pings_nobody(
     assert header["text"]["type"] == "plain_text"  # never parsed for mentions
 
 
+@sqlite_only
 def test_abstract_falls_back_to_the_clicker_when_the_thread_is_closed(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import block_actions, slash_command
-from tests.listeners.support import Running, responses, texts
+from tests.listeners.support import Running, responses, sqlite_only, texts
 
 
 def _answer(fake: FakeSlack, name: str, count: int = 1) -> list[dict]:
@@ -39,6 +39,7 @@ def test_papers_query_lists_diffusion_caching_papers(
     assert [e["text"]["text"] for e in actions["elements"]] == ["More results", "Share in channel"]
 
 
+@sqlite_only
 def test_help_lists_subcommands(paperbot: Running, fake_slack: FakeSlack) -> None:
     for text in ("", "help"):
         body, ctype = slash_command(text, response_url=fake_slack.response_url("help"))
@@ -51,6 +52,7 @@ def test_help_lists_subcommands(paperbot: Running, fake_slack: FakeSlack) -> Non
             assert sub in shown
 
 
+@sqlite_only
 def test_no_match_and_bad_query_are_explained(paperbot: Running, fake_slack: FakeSlack) -> None:
     body, ctype = slash_command("zyxwvutsrq", response_url=fake_slack.response_url("none"))
     assert paperbot.sender.send(body, ctype).status_code == 200

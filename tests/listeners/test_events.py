@@ -15,6 +15,7 @@ from tests.listeners.support import (
     Running,
     assert_valid_messages,
     make_services,
+    sqlite_only,
     start,
     texts,
 )
@@ -55,6 +56,7 @@ def test_mention_inside_a_thread_is_answered_in_that_thread(
     assert "video" in " ".join(texts(reply)).lower()
 
 
+@sqlite_only
 def test_bare_mention_gets_help(paperbot: Running, fake_slack: FakeSlack) -> None:
     body, ctype, payload = app_mention("<@UBOT>")
     paperbot.sender.send(body, ctype)
@@ -100,6 +102,7 @@ def test_two_replicas_on_one_database_answer_a_retried_event_once(
     assert_valid_messages(fake_slack)
 
 
+@sqlite_only
 def test_not_in_channel_joins_and_answers(paperbot: Running, fake_slack: FakeSlack) -> None:
     fake_slack.add_channel("C0PUBLIC", "papers", is_member=False)
     body, ctype, payload = app_mention("<@UBOT> diffusion caching", channel="C0PUBLIC")
@@ -109,6 +112,7 @@ def test_not_in_channel_joins_and_answers(paperbot: Running, fake_slack: FakeSla
     assert [c.params["channel"] for c in fake_slack.calls_to("conversations.join")] == ["C0PUBLIC"]
 
 
+@sqlite_only
 def test_private_channel_without_membership_is_logged_not_crashed(
     paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -125,6 +129,7 @@ def test_private_channel_without_membership_is_logged_not_crashed(
     assert not [r for r in caplog.records if r.exc_info]  # no traceback for a Slack error
 
 
+@sqlite_only
 def test_rate_limited_reply_is_retried_after_retry_after(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:
