@@ -42,6 +42,19 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1, hi: int =
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable."""
 
@@ -60,6 +73,8 @@ class Config:
     results_per_page: int = 5
     digest_size: int = 5
     digest_default_time: str = "09:00"
+    digest_lease_seconds: float = 300.0
+    digest_interval_seconds: float = 300.0
     run_scheduler: bool = True
     seed_sample_corpus: bool = True
     log_level: str = "INFO"
@@ -86,6 +101,8 @@ class Config:
             results_per_page=_int(env, "PAPERBOT_RESULTS", 5, 1, 20),
             digest_size=_int(env, "PAPERBOT_DIGEST_SIZE", 5, 1, 20),
             digest_default_time=env.get("PAPERBOT_DIGEST_TIME", "").strip() or "09:00",
+            digest_lease_seconds=_seconds(env, "PAPERBOT_DIGEST_LEASE", 300.0),
+            digest_interval_seconds=_seconds(env, "PAPERBOT_DIGEST_INTERVAL", 300.0),
             run_scheduler=env.get("PAPERBOT_SCHEDULER", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             seed_sample_corpus=env.get("PAPERBOT_SEED", "1").strip().lower()

@@ -37,11 +37,14 @@ def setup_logging(
 ) -> None:
     """Log to stderr; interactive commands get short lines and only warnings."""
     handler = logging.StreamHandler()
-    fmt = "paperbot: %(message)s" if interactive else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if interactive:
+        fmt = "paperbot: %(message)s"
     handler.setFormatter(logging.Formatter(fmt))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Alembic narrates every migration step at INFO; only its problems matter to users.
-    logging.getLogger("alembic").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    # Alembic narrates every migration step and httpx every request at INFO.
+    for noisy in ("alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -126,6 +126,9 @@ class Database:
             value = s.scalar(select(Meta.value).where(Meta.key == "instance_id"))
             if value:
                 return value
+        # A fresh transaction that locks before reading: on SQLite, upgrading a read
+        # snapshot to a write fails at once if another process wrote in between.
+        with self.session() as s:
             lock_writes(s)
             value = s.scalar(select(Meta.value).where(Meta.key == "instance_id"))
             if not value:

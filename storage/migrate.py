@@ -36,9 +36,9 @@ def upgrade_to_head(db: Database) -> None:
     cfg = alembic_config(db)
     if is_current(db, cfg):
         return
-    with db.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn:
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
+    conn_ctx = db.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE")
+    with conn_ctx as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from urllib.parse import quote_plus
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,7 +37,8 @@ class Paper(Base):
     __tablename__ = "papers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # Stable identity: "arxiv:<id>" when the arXiv id is known, else "title:<hash of normalized title>".
+    # Stable identity: "arxiv:<id>" when the arXiv id is known, else "title:<hash of the
+    # normalized title>".
     key: Mapped[str] = mapped_column(String(80), unique=True)
     arxiv_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     title_key: Mapped[str] = mapped_column(String(40), index=True)
@@ -69,7 +81,6 @@ class SlackEventReceipt(Base):
 
 # --- Digest (issue 4): models below this line belong to the daily digest ---
 
-from sqlalchemy import Boolean, ForeignKey, UniqueConstraint  # noqa: E402 (own section)
 
 
 class Subscription(Base):

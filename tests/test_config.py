@@ -33,7 +33,9 @@ def test_bad_numbers_name_the_variable() -> None:
 
 
 def test_secrets_do_not_show_in_repr() -> None:
-    cfg = Config.from_env({"SLACK_BOT_TOKEN": "xoxb-123-456-abcdef", "SLACK_SIGNING_SECRET": "s3cr3tvalue"})
+    cfg = Config.from_env(
+        {"SLACK_BOT_TOKEN": "xoxb-123-456-abcdef", "SLACK_SIGNING_SECRET": "s3cr3tvalue"}
+    )
     assert cfg.slack_bot_token == "xoxb-123-456-abcdef"
     assert "xoxb" not in repr(cfg) and "s3cr3t" not in repr(cfg)
     assert "xoxb" not in repr(cfg.slack_bot_token)

@@ -75,26 +75,6 @@ class Poster(Protocol):
     def find_replies(self, channel: str, parent_ts: str, run_key: str) -> dict[int, str]: ...
 
 
-def _env_seconds(config: Any, attr: str, env: str, default: float) -> float:
-    value = getattr(config, attr, None)
-    if value:
-        return float(value)
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return default
-    try:
-        seconds = float(raw)
-    except ValueError:
-        from bot.config import ConfigError
-
-        raise ConfigError(f"{env} must be a number of seconds, got {raw!r}") from None
-    if seconds <= 0:
-        from bot.config import ConfigError
-
-        raise ConfigError(f"{env} must be positive, got {raw!r}")
-    return seconds
-
-
 @dataclass(frozen=True)
 class Settings:
     size: int = 5
@@ -118,12 +98,8 @@ class Settings:
             size=config.digest_size,
             default_time=config.digest_default_time,
             api_url=config.hf_api_url,
-            lease=_env_seconds(
-                config, "digest_lease_seconds", "PAPERBOT_DIGEST_LEASE", DEFAULT_LEASE
-            ),
-            interval=_env_seconds(
-                config, "digest_interval_seconds", "PAPERBOT_DIGEST_INTERVAL", DEFAULT_INTERVAL
-            ),
+            lease=config.digest_lease_seconds,
+            interval=config.digest_interval_seconds,
         )
 
 

@@ -9,6 +9,7 @@ channel="C1")`, `rate_limit("chat.postMessage", retry_after=1)`, `delay(method, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -207,10 +208,8 @@ class FakeSlack:
         params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
         for key in ("blocks", "attachments", "metadata"):
             if isinstance(params.get(key), str):
-                try:
+                with contextlib.suppress(ValueError):
                     params[key] = json.loads(params[key])
-                except ValueError:
-                    pass
         return {**query, **params}
 
     @staticmethod

@@ -113,7 +113,9 @@ def test_listing_entry_gains_its_arxiv_id_instead_of_duplicating(db: Database) -
 
 def test_same_title_different_arxiv_ids_stay_two_papers(db: Database) -> None:
     with db.session() as s:
-        upsert_papers(s, [rec("Survey", arxiv_id="2401.00001"), rec("Survey", arxiv_id="2402.00002")])
+        upsert_papers(
+            s, [rec("Survey", arxiv_id="2401.00001"), rec("Survey", arxiv_id="2402.00002")]
+        )
         assert count_papers(s) == 2
 
 
