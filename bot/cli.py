@@ -180,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             interactive=quiet,
             secrets=(config.slack_bot_token, config.slack_signing_secret, config.slack_app_token),
         )
+        if args.command == "serve":  # fail fast, before touching the database
+            from bot.server import check_credentials
+
+            check_credentials(config)
         # A new user's first search or serve finds the sample corpus; imports start clean.
         seed = args.command in ("search", "serve", "digest") and config.seed_sample_corpus
         services = Services.create(config, seed=seed)
