@@ -28,6 +28,7 @@ serialize mutations (the engine holds a lock).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import threading
@@ -61,6 +62,14 @@ class Doc:
     source: str = ""
 
 
+def fingerprint(doc: Doc) -> int:
+    """A stable 64-bit hash of what the index holds of a paper (tokens and filter fields)."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update("\x1f".join(doc.tokens).encode("utf-8", "surrogatepass"))
+    h.update(f"\x1e{doc.published.toordinal() if doc.published else 0}\x1e{doc.source}".encode())
+    return int.from_bytes(h.digest(), "little")
+
+
 @dataclass(frozen=True, eq=False)
 class Segment:
     """Documents sorted by paper id with their postings; only `alive` changes (copy-on-write)."""
@@ -69,6 +78,7 @@ class Segment:
     doc_len: np.ndarray  # int64
     published: np.ndarray  # int32 day ordinal, NO_DATE when unknown
     source: np.ndarray  # int16 code into BM25Index.sources
+    fingerprints: np.ndarray  # uint64 hash of tokens + filter fields: skips no-op updates
     indptr: np.ndarray  # int64, one entry per term id known when built, + 1
     indices: np.ndarray  # int32 local document index, ascending within a term
     tf: np.ndarray  # uint16/uint32 term frequency
@@ -104,6 +114,7 @@ class Segment:
             self.doc_len,
             self.published,
             self.source,
+            self.fingerprints,
             self.indptr,
             self.indices,
             self.tf,
@@ -116,7 +127,11 @@ _EMPTY_TF = np.zeros(0, dtype=np.uint16)
 
 
 def _segment_from_csr(
-    m: sp.csr_array, paper_ids: np.ndarray, published: np.ndarray, source: np.ndarray
+    m: sp.csr_array,
+    paper_ids: np.ndarray,
+    published: np.ndarray,
+    source: np.ndarray,
+    fingerprints: np.ndarray,
 ) -> Segment:
     """A segment from a docs x terms count matrix (rows sorted by paper id)."""
     doc_len = np.asarray(m.sum(axis=1)).ravel().astype(np.int64)
@@ -129,6 +144,7 @@ def _segment_from_csr(
         doc_len=doc_len,
         published=np.ascontiguousarray(published, dtype=np.int32),
         source=np.ascontiguousarray(source, dtype=np.int16),
+        fingerprints=np.ascontiguousarray(fingerprints, dtype=np.uint64),
         indptr=c.indptr.astype(np.int64),
         indices=c.indices.astype(np.int32),
         tf=tf,
@@ -218,6 +234,7 @@ class BM25Index:
             n = seg.size
             if not (
                 len(seg.doc_len) == len(seg.published) == len(seg.source) == len(seg.alive) == n
+                and len(seg.fingerprints) == n
                 and seg.n_terms <= len(terms)
                 and len(seg.indices) == len(seg.tf) == seg.indptr[-1]
                 and seg.indptr[0] == 0
@@ -391,7 +408,7 @@ class BM25Index:
 
     def _build_segment(self, docs: Iterable[Doc]) -> Segment:
         """One segment from docs with distinct ids, streamed in batches (sorted by id here)."""
-        mats, ids, pubs, srcs = [], [], [], []
+        mats, ids, pubs, srcs, fps = [], [], [], [], []
         it = iter(docs)
         while True:
             part = list(itertools.islice(it, BUILD_BATCH))
@@ -420,25 +437,29 @@ class BM25Index:
                     (self._source_code(d.source) for d in part), dtype=np.int16, count=len(part)
                 )
             )
+            fps.append(np.fromiter(map(fingerprint, part), dtype=np.uint64, count=len(part)))
         n_terms = len(self.vocab)
         if not mats:
             mats = [sp.csr_array((0, n_terms), dtype=np.int32)]
-            ids, pubs, srcs = (
+            ids, pubs, srcs, fps = (
                 [np.zeros(0, np.int64)],
                 [np.zeros(0, np.int32)],
                 [np.zeros(0, np.int16)],
+                [np.zeros(0, np.uint64)],
             )
         mats = [m if m.shape[1] == n_terms else _widen(m, n_terms) for m in mats]
         m = sp.vstack(mats, format="csr") if len(mats) != 1 else mats[0]
         paper_ids = np.concatenate(ids)
         published, source = np.concatenate(pubs), np.concatenate(srcs)
+        fprints = np.concatenate(fps)
         if len(paper_ids) > 1 and not (np.diff(paper_ids) > 0).all():
             order = np.argsort(paper_ids, kind="stable")
             paper_ids, published, source = paper_ids[order], published[order], source[order]
+            fprints = fprints[order]
             if not (np.diff(paper_ids) > 0).all():
                 raise ValueError("a segment cannot hold two versions of one paper")
             m = sp.csr_array(m[order])
-        return _segment_from_csr(m, paper_ids, published, source)
+        return _segment_from_csr(m, paper_ids, published, source, fprints)
 
     def build(self, docs: Iterable[Doc]) -> int:
         """Replace the whole index with `docs` (distinct ids; ascending ids stream best)."""
@@ -454,11 +475,12 @@ class BM25Index:
 
     def apply(self, docs: Iterable[Doc], remove: Iterable[int] = ()) -> int:
         """Add or replace papers (and drop `remove`d ids); searchable when this returns."""
-        docs = list(docs)
-        gone = {d.paper_id for d in docs} | set(remove)
-        if not docs and not gone:
-            return 0
+        latest = {d.paper_id: d for d in docs}  # the last version of a paper wins
         snap = self.snapshot
+        self._drop_unchanged(latest, snap.segments)
+        gone = set(latest) | set(remove)
+        if not gone:
+            return 0
         segments = list(snap.segments)
         df = snap.df
         n_docs, total_len = snap.n_docs, snap.total_len
@@ -482,8 +504,7 @@ class BM25Index:
                 segments[i] = seg.with_alive(alive)
                 n_docs -= len(pos)
                 total_len -= int(seg.doc_len[pos].sum())
-        if docs:
-            latest = {d.paper_id: d for d in docs}
+        if latest:
             seg = self._build_segment(latest[k] for k in sorted(latest))
             segments.append(seg)
             counts = np.diff(seg.indptr)
@@ -498,7 +519,25 @@ class BM25Index:
         self.snapshot = _finish(tuple(segments), df, n_docs, total_len)
         self.term_cache.retain(segments)
         self._maybe_merge()
-        return len(docs)
+        return len(latest)
+
+    @staticmethod
+    def _drop_unchanged(latest: dict[int, Doc], segments: Sequence[Segment]) -> None:
+        """Forget docs whose live version is identical (e.g. only upvotes changed)."""
+        if not latest or not segments:
+            return
+        ids = np.fromiter(sorted(latest), dtype=np.int64, count=len(latest))
+        fps = np.fromiter(
+            (fingerprint(latest[i]) for i in ids.tolist()), dtype=np.uint64, count=len(ids)
+        )
+        same = np.zeros(len(ids), dtype=bool)
+        for seg in segments:
+            if not seg.size:
+                continue
+            pos = np.minimum(np.searchsorted(seg.paper_ids, ids), seg.size - 1)
+            same |= (seg.paper_ids[pos] == ids) & seg.alive[pos] & (seg.fingerprints[pos] == fps)
+        for pid in ids[same].tolist():
+            del latest[pid]
 
     def _maybe_merge(self) -> None:
         segs = self.snapshot.segments
@@ -519,13 +558,14 @@ class BM25Index:
         if not which:
             return
         n_terms = len(self.vocab)
-        mats, ids, pubs, srcs = [], [], [], []
+        mats, ids, pubs, srcs, fps = [], [], [], [], []
         for seg in which:
             live = np.flatnonzero(seg.alive)
             mats.append(seg.csc(n_terms).tocsr()[live])
             ids.append(seg.paper_ids[live])
             pubs.append(seg.published[live])
             srcs.append(seg.source[live])
+            fps.append(seg.fingerprints[live])
         m = sp.vstack(mats, format="csr")
         paper_ids = np.concatenate(ids)
         order = np.argsort(paper_ids, kind="stable")
@@ -536,6 +576,7 @@ class BM25Index:
             paper_ids[order],
             np.concatenate(pubs)[order],
             np.concatenate(srcs)[order],
+            np.concatenate(fps)[order],
         )
         keep = [s for s in snap.segments if all(s is not w for w in which)]
         segments = [merged, *keep] if merged.size else keep

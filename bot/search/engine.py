@@ -152,7 +152,8 @@ class SearchEngine:
         )
 
     def refresh(self) -> int:
-        """Apply papers changed in the database since the last look; returns how many."""
+        """Apply papers changed in the database since the last look; returns how many were
+        (re)indexed (rows whose indexed text and filter fields did not change are skipped)."""
         with self._lock:
             if self._index is None:
                 return self._load_or_build()

@@ -29,9 +29,19 @@ import numpy as np
 from bot.search.bm25 import BM25Index, Segment, Snapshot
 from bot.search.tokenize import TOKENIZER_VERSION
 
-FORMAT = 1
+FORMAT = 2  # 2: per-document fingerprints
 MANIFEST = "manifest.json"
-_FIELDS = ("paper_ids", "doc_len", "published", "source", "indptr", "indices", "tf", "alive")
+_FIELDS = (
+    "paper_ids",
+    "doc_len",
+    "published",
+    "source",
+    "fingerprints",
+    "indptr",
+    "indices",
+    "tf",
+    "alive",
+)
 _ORPHAN_AGE_S = 120  # data files this old and not in the manifest are removed
 
 

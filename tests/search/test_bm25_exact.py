@@ -203,3 +203,15 @@ def test_term_cache_lets_go_of_merged_segments() -> None:
     live = {id(s.indices) for s in index.snapshot.segments}
     assert all(key[0] in live for key in index.term_cache._entries)
     assert index.top(["a", "b"], 5)[1].tolist() == before
+
+
+def test_unchanged_papers_are_not_reindexed() -> None:
+    index = BM25Index()
+    index.build([Doc(1, ["a", "b"], date(2024, 1, 1), "x"), Doc(2, ["b", "c"])])
+    before = index.snapshot
+    assert index.apply([Doc(1, ["a", "b"], date(2024, 1, 1), "x")]) == 0
+    assert index.snapshot is before  # nothing to do: no new segment, no dead document
+    assert index.apply([Doc(1, ["a", "b"], date(2024, 1, 2), "x")]) == 1  # a filter field
+    assert index.apply([Doc(2, ["c", "b"])]) == 1  # reordered tokens count as a change
+    assert index.apply([Doc(3, [])]) == 1
+    assert len(index) == 3

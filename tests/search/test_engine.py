@@ -235,3 +235,15 @@ def test_search_serves_the_index_when_catch_up_fails(
     assert engine.search("alpha").total == 1  # answered from memory, failure logged
     with pytest.raises(OperationalError):
         engine.refresh()  # an explicit refresh reports the problem
+
+
+def test_metadata_only_updates_are_skipped(db: Database) -> None:
+    add_filler(db)
+    add(db, PaperRecord(title="Votes", abstract="Counting.", source="hf", upvotes=1))
+    engine = SearchEngine(db, refresh_interval=3600)
+    engine.warm()
+    rev = engine.last_rev
+    add(db, PaperRecord(title="Votes", abstract="Counting.", source="hf", upvotes=50))
+    assert engine.refresh() == 0  # rev moved, the indexed text did not
+    assert engine.last_rev > rev
+    assert engine.search("votes").total == 1
