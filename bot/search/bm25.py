@@ -17,9 +17,16 @@ the top k come from argpartition, not a full sort.
 Incremental. `apply` turns a batch of new or changed papers into a new small segment; older
 versions of those papers are masked dead in their segments and their terms' df decremented
 (one vectorized pass over that segment's postings), so statistics cover exactly the live
-documents and results are correct immediately, with no rebuild. Small segments are merged
-together when there are many, and into the big one when they reach a fraction of it, which
-also drops dead postings.
+documents and results are correct immediately, with no rebuild. A per-paper fingerprint
+(hash of its tokens and filter fields) turns updates that change nothing the index holds,
+such as new upvotes, into no-ops. Small segments are merged together when there are many,
+and into the big one when they reach a fraction of it, which also drops dead postings.
+
+Speed. Long postings of common words dominate query time; their per-posting contributions
+(fixed between changes, since they depend only on avgdl and the term's idf) are kept in a
+bounded `TermCache`, densely for words in a third of the documents or more, and refilled for
+the most frequent words after each change (`prewarm`). Top-k first cuts the field with the
+k-th best score of a 1/16 sample (a lower bound of the true k-th best), then argpartitions.
 
 Concurrency. Every change publishes a new immutable `Snapshot` (copy-on-write for the
 arrays it changes); searches read whichever snapshot is current without locking. Callers
