@@ -54,7 +54,7 @@ NO_DATE = 0  # `published` ordinal for papers without a date (real ordinals star
 MAX_SMALL_SEGMENTS = 8
 MERGE_FRACTION = 0.125  # small segments fold into the big one past this share of it
 MERGE_MIN_DOCS = 20_000
-BUILD_BATCH = 100_000
+BUILD_BATCH = 50_000  # documents tokenized and encoded at a time while building
 _SAMPLE_STEP = 16
 DENSE_SHARE = 3  # cache a term densely when it is in at least 1/3 of a segment
 
@@ -154,6 +154,112 @@ def _segment_from_csr(
         fingerprints=np.ascontiguousarray(fingerprints, dtype=np.uint64),
         indptr=c.indptr.astype(np.int64),
         indices=c.indices.astype(np.int32),
+        tf=tf,
+        alive=np.ones(len(paper_ids), dtype=bool),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    """A batch of documents with term-major postings numbered within the batch."""
+
+    paper_ids: np.ndarray  # int64
+    doc_len: np.ndarray  # int64
+    published: np.ndarray  # int32
+    source: np.ndarray  # int16
+    fingerprints: np.ndarray  # uint64
+    terms: np.ndarray  # int32 term ids present in the batch, ascending
+    counts: np.ndarray  # int64 postings per present term
+    docs: np.ndarray  # uint16/int32 batch-local document, ascending within a term
+    tf: np.ndarray  # uint16/uint32
+
+    @property
+    def size(self) -> int:
+        return len(self.paper_ids)
+
+
+def _chunk(
+    cols: np.ndarray,
+    lengths: np.ndarray,
+    n_terms: int,
+    paper_ids: np.ndarray,
+    published: np.ndarray,
+    source: np.ndarray,
+    fingerprints: np.ndarray,
+) -> _Chunk:
+    """Postings of a batch from its documents' term ids (concatenated, `lengths` each)."""
+    n = len(lengths)
+    rows = np.repeat(np.arange(n, dtype=np.int32), lengths)
+    ones = np.ones(len(cols), dtype=np.int32)
+    c = sp.coo_array((ones, (rows, cols)), shape=(n, n_terms)).tocsc()  # sums repeats
+    del rows, ones
+    c.sum_duplicates()  # canonical: rows ascending within a column, no repeats
+    per_term = np.diff(c.indptr)
+    terms = np.flatnonzero(per_term).astype(np.int32)
+    tf = c.data
+    tf = tf.astype(np.uint16) if (len(tf) == 0 or tf.max() < 65536) else tf.astype(np.uint32)
+    return _Chunk(
+        paper_ids=paper_ids,
+        doc_len=lengths.astype(np.int64, copy=False),
+        published=published,
+        source=source,
+        fingerprints=fingerprints,
+        terms=terms,
+        counts=per_term[terms].astype(np.int64),
+        docs=c.indices.astype(np.uint16 if n <= 65536 else np.int32),
+        tf=tf,
+    )
+
+
+def _assemble(chunks: list[_Chunk], n_terms: int) -> Segment:
+    """One segment from batches in document order; empties `chunks` as it goes."""
+    paper_ids = np.concatenate([c.paper_ids for c in chunks] or [np.zeros(0, np.int64)])
+    doc_len = np.concatenate([c.doc_len for c in chunks] or [np.zeros(0, np.int64)])
+    published = np.concatenate([c.published for c in chunks] or [np.zeros(0, np.int32)])
+    source = np.concatenate([c.source for c in chunks] or [np.zeros(0, np.int16)])
+    fprints = np.concatenate([c.fingerprints for c in chunks] or [np.zeros(0, np.uint64)])
+    df = np.zeros(n_terms, dtype=np.int64)
+    for c in chunks:
+        df[c.terms] += c.counts  # terms are distinct within a batch
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    del df
+    nnz = int(indptr[-1])
+    wide = any(c.tf.dtype == np.uint32 for c in chunks)
+    indices = np.empty(nnz, dtype=np.int32)
+    tf = np.empty(nnz, dtype=np.uint32 if wide else np.uint16)
+    cursor = indptr[:-1].copy()  # next free slot per term
+    offset = 0
+    chunks.reverse()
+    while chunks:
+        c = chunks.pop()
+        local_start = np.cumsum(c.counts) - c.counts
+        pos = np.repeat(cursor[c.terms] - local_start, c.counts)
+        pos += np.arange(len(c.docs), dtype=np.int64)
+        local = c.docs.astype(np.int32)
+        local += offset
+        indices[pos] = local
+        tf[pos] = c.tf
+        cursor[c.terms] += c.counts
+        offset += c.size
+        del c, pos, local, local_start
+    del cursor
+    if len(paper_ids) > 1 and not (np.diff(paper_ids) > 0).all():
+        order = np.argsort(paper_ids, kind="stable")
+        paper_ids, published, source = paper_ids[order], published[order], source[order]
+        fprints = fprints[order]
+        if not (np.diff(paper_ids) > 0).all():
+            raise ValueError("a segment cannot hold two versions of one paper")
+        m = sp.csc_array((tf, indices, indptr), shape=(len(order), n_terms)).tocsr()[order]
+        return _segment_from_csr(sp.csr_array(m), paper_ids, published, source, fprints)
+    return Segment(
+        paper_ids=paper_ids,
+        doc_len=doc_len,
+        published=published,
+        source=source,
+        fingerprints=fprints,
+        indptr=indptr,
+        indices=indices,
         tf=tf,
         alive=np.ones(len(paper_ids), dtype=bool),
     )
@@ -413,60 +519,45 @@ class BM25Index:
                 raise ValueError("too many distinct paper sources")
         return code
 
+    def _encode(self, part: Sequence[Doc]) -> _Chunk:
+        """One batch of docs as compact postings (term ids assigned in order of appearance)."""
+        lengths = np.fromiter((len(d.tokens) for d in part), dtype=np.int64, count=len(part))
+        cols = np.fromiter(
+            itertools.chain.from_iterable(self._term_ids(d.tokens) for d in part),
+            dtype=np.int32,
+            count=int(lengths.sum()),
+        )
+        return _chunk(
+            cols,
+            lengths,
+            len(self.vocab),
+            np.fromiter((d.paper_id for d in part), dtype=np.int64, count=len(part)),
+            np.fromiter(
+                (d.published.toordinal() if d.published else NO_DATE for d in part),
+                dtype=np.int32,
+                count=len(part),
+            ),
+            np.fromiter(
+                (self._source_code(d.source) for d in part), dtype=np.int16, count=len(part)
+            ),
+            np.fromiter(map(fingerprint, part), dtype=np.uint64, count=len(part)),
+        )
+
     def _build_segment(self, docs: Iterable[Doc]) -> Segment:
-        """One segment from docs with distinct ids, streamed in batches (sorted by id here)."""
-        mats, ids, pubs, srcs, fps = [], [], [], [], []
+        """One segment from docs with distinct ids, streamed in batches (sorted by id here).
+
+        Each batch of BUILD_BATCH docs is turned into compact term-major postings right away
+        (batch-local doc numbers, uint16 counts), so the token lists of only one batch are
+        alive at a time; the batches are then scattered into the segment's final arrays,
+        each batch freed as soon as it is copied. Peak memory is about two copies of the
+        postings (6 bytes each), not the several int32/int64 matrices of a vstack + tocsc.
+        """
+        chunks: list[_Chunk] = []
         it = iter(docs)
-        while True:
-            part = list(itertools.islice(it, BUILD_BATCH))
-            if not part:
-                break
-            lengths = np.fromiter((len(d.tokens) for d in part), dtype=np.int64, count=len(part))
-            flat: list[int] = []
-            for d in part:
-                flat.extend(self._term_ids(d.tokens))
-            cols = np.asarray(flat, dtype=np.int32)
-            rows = np.repeat(np.arange(len(part), dtype=np.int32), lengths)
-            data = np.ones(len(cols), dtype=np.int32)
-            mats.append(
-                sp.coo_array((data, (rows, cols)), shape=(len(part), len(self.vocab))).tocsr()
-            )
-            ids.append(np.fromiter((d.paper_id for d in part), dtype=np.int64, count=len(part)))
-            pubs.append(
-                np.fromiter(
-                    (d.published.toordinal() if d.published else NO_DATE for d in part),
-                    dtype=np.int32,
-                    count=len(part),
-                )
-            )
-            srcs.append(
-                np.fromiter(
-                    (self._source_code(d.source) for d in part), dtype=np.int16, count=len(part)
-                )
-            )
-            fps.append(np.fromiter(map(fingerprint, part), dtype=np.uint64, count=len(part)))
-        n_terms = len(self.vocab)
-        if not mats:
-            mats = [sp.csr_array((0, n_terms), dtype=np.int32)]
-            ids, pubs, srcs, fps = (
-                [np.zeros(0, np.int64)],
-                [np.zeros(0, np.int32)],
-                [np.zeros(0, np.int16)],
-                [np.zeros(0, np.uint64)],
-            )
-        mats = [m if m.shape[1] == n_terms else _widen(m, n_terms) for m in mats]
-        m = sp.vstack(mats, format="csr") if len(mats) != 1 else mats[0]
-        paper_ids = np.concatenate(ids)
-        published, source = np.concatenate(pubs), np.concatenate(srcs)
-        fprints = np.concatenate(fps)
-        if len(paper_ids) > 1 and not (np.diff(paper_ids) > 0).all():
-            order = np.argsort(paper_ids, kind="stable")
-            paper_ids, published, source = paper_ids[order], published[order], source[order]
-            fprints = fprints[order]
-            if not (np.diff(paper_ids) > 0).all():
-                raise ValueError("a segment cannot hold two versions of one paper")
-            m = sp.csr_array(m[order])
-        return _segment_from_csr(m, paper_ids, published, source, fprints)
+        while part := list(itertools.islice(it, BUILD_BATCH)):
+            chunks.append(self._encode(part))
+            del part
+        return _assemble(chunks, len(self.vocab))
 
     def build(self, docs: Iterable[Doc]) -> int:
         """Replace the whole index with `docs` (distinct ids; ascending ids stream best)."""

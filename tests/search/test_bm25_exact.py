@@ -215,3 +215,34 @@ def test_unchanged_papers_are_not_reindexed() -> None:
     assert index.apply([Doc(2, ["c", "b"])]) == 1  # reordered tokens count as a change
     assert index.apply([Doc(3, [])]) == 1
     assert len(index) == 3
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_batched_build_equals_a_single_batch(
+    monkeypatch: pytest.MonkeyPatch, ordered: bool
+) -> None:
+    """Building in small batches (each encoded on its own, then scattered into one segment)
+    gives the same arrays as one batch, also when the ids do not arrive in order."""
+    rng = random.Random(11)
+    corpus = dict(enumerate(random_corpus(rng, 400, vocab=300), start=1))
+    corpus[7] = ["w5"] * 70_000  # a term frequency beyond uint16
+    ids = sorted(corpus)
+    if not ordered:
+        rng.shuffle(ids)
+    docs = [Doc(i, corpus[i], date(2024, 1, 1 + i % 28), "ab"[i % 2]) for i in ids]
+
+    def built(batch: int) -> BM25Index:
+        monkeypatch.setattr(bm25, "BUILD_BATCH", batch)
+        index = BM25Index()
+        index.build(docs)
+        return index
+
+    whole, parts = built(10_000), built(7)
+    assert whole.vocab == parts.vocab and whole.sources == parts.sources
+    (a,), (b,) = whole.snapshot.segments, parts.snapshot.segments
+    for name in ("paper_ids", "doc_len", "published", "source", "fingerprints", "indptr"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.indices, b.indices) and np.array_equal(a.tf, b.tf)
+    assert a.tf.dtype == b.tf.dtype == np.uint32 and a.indices.dtype == np.int32
+    assert np.array_equal(whole.snapshot.df, parts.snapshot.df)
+    assert_exact(parts, corpus, queries(rng))
