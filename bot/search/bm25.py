@@ -160,6 +160,65 @@ def _segment_from_csr(
 
 
 @dataclass(frozen=True, eq=False)
+class Encoded:
+    """A batch of documents with their terms numbered within the batch.
+
+    This is the part of building that needs no shared state (tokens -> batch-local ids,
+    fingerprints), so worker processes can do it; the index then maps the batch's terms to
+    its vocabulary in order of first appearance, which gives exactly the ids a sequential
+    build assigns. Picklable.
+    """
+
+    paper_ids: np.ndarray  # int64
+    lengths: np.ndarray  # int64 tokens per document
+    published: np.ndarray  # int32 day ordinal
+    source_names: tuple[str, ...]  # in order of first appearance
+    source_codes: np.ndarray  # int16 into source_names
+    fingerprints: np.ndarray  # uint64
+    terms: tuple[str, ...]  # in order of first appearance
+    term_ids: np.ndarray  # int32 into terms: every document's tokens, concatenated
+
+
+def _ids(vocab: dict[str, int], tokens: Sequence[str]) -> list[int]:
+    ids = list(map(vocab.get, tokens))
+    if None in ids:  # new terms get the next ids, in order of first appearance
+        for i, t in enumerate(tokens):
+            if ids[i] is None:
+                ids[i] = vocab.setdefault(t, len(vocab))
+    return ids  # type: ignore[return-value]
+
+
+def encode(docs: Sequence[Doc]) -> Encoded:
+    """A batch of documents as batch-local term ids (see Encoded)."""
+    terms: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    lengths = np.fromiter((len(d.tokens) for d in docs), dtype=np.int64, count=len(docs))
+    term_ids = np.fromiter(
+        itertools.chain.from_iterable(_ids(terms, d.tokens) for d in docs),
+        dtype=np.int32,
+        count=int(lengths.sum()),
+    )
+    return Encoded(
+        paper_ids=np.fromiter((d.paper_id for d in docs), dtype=np.int64, count=len(docs)),
+        lengths=lengths,
+        published=np.fromiter(
+            (d.published.toordinal() if d.published else NO_DATE for d in docs),
+            dtype=np.int32,
+            count=len(docs),
+        ),
+        source_codes=np.fromiter(
+            (sources.setdefault(d.source, len(sources)) for d in docs),
+            dtype=np.int64,
+            count=len(docs),
+        ),
+        source_names=tuple(sources),
+        fingerprints=np.fromiter(map(fingerprint, docs), dtype=np.uint64, count=len(docs)),
+        terms=tuple(terms),
+        term_ids=term_ids,
+    )
+
+
+@dataclass(frozen=True, eq=False)
 class _Chunk:
     """A batch of documents with term-major postings numbered within the batch."""
 
@@ -502,15 +561,6 @@ class BM25Index:
 
     # ----- writing -------------------------------------------------------------------------
 
-    def _term_ids(self, tokens: Sequence[str]) -> list[int]:
-        vocab = self.vocab
-        ids = list(map(vocab.get, tokens))
-        if None in ids:  # new terms get the next ids, in order of first appearance
-            for i, t in enumerate(tokens):
-                if ids[i] is None:
-                    ids[i] = vocab.setdefault(t, len(vocab))
-        return ids  # type: ignore[return-value]
-
     def _source_code(self, source: str) -> int:
         code = self.sources.get(source)
         if code is None:
@@ -519,28 +569,27 @@ class BM25Index:
                 raise ValueError("too many distinct paper sources")
         return code
 
-    def _encode(self, part: Sequence[Doc]) -> _Chunk:
-        """One batch of docs as compact postings (term ids assigned in order of appearance)."""
-        lengths = np.fromiter((len(d.tokens) for d in part), dtype=np.int64, count=len(part))
-        cols = np.fromiter(
-            itertools.chain.from_iterable(self._term_ids(d.tokens) for d in part),
+    def _chunk(self, enc: Encoded) -> _Chunk:
+        """Postings of an encoded batch, its terms mapped into (and added to) the vocabulary."""
+        vocab = self.vocab
+        to_global = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in enc.terms),
             dtype=np.int32,
-            count=int(lengths.sum()),
+            count=len(enc.terms),
+        )
+        codes = np.fromiter(
+            (self._source_code(s) for s in enc.source_names),
+            dtype=np.int16,
+            count=len(enc.source_names),
         )
         return _chunk(
-            cols,
-            lengths,
-            len(self.vocab),
-            np.fromiter((d.paper_id for d in part), dtype=np.int64, count=len(part)),
-            np.fromiter(
-                (d.published.toordinal() if d.published else NO_DATE for d in part),
-                dtype=np.int32,
-                count=len(part),
-            ),
-            np.fromiter(
-                (self._source_code(d.source) for d in part), dtype=np.int16, count=len(part)
-            ),
-            np.fromiter(map(fingerprint, part), dtype=np.uint64, count=len(part)),
+            to_global[enc.term_ids],
+            enc.lengths,
+            len(vocab),
+            enc.paper_ids,
+            enc.published,
+            codes[enc.source_codes] if len(codes) else np.zeros(0, dtype=np.int16),
+            enc.fingerprints,
         )
 
     def _build_segment(self, docs: Iterable[Doc]) -> Segment:
@@ -555,7 +604,7 @@ class BM25Index:
         chunks: list[_Chunk] = []
         it = iter(docs)
         while part := list(itertools.islice(it, BUILD_BATCH)):
-            chunks.append(self._encode(part))
+            chunks.append(self._chunk(encode(part)))
             del part
         return _assemble(chunks, len(self.vocab))
 
@@ -563,7 +612,15 @@ class BM25Index:
         """Replace the whole index with `docs` (distinct ids; ascending ids stream best)."""
         self.vocab.clear()
         self.sources.clear()
-        seg = self._build_segment(docs)
+        return self._replace(self._build_segment(docs))
+
+    def build_encoded(self, batches: Iterable[Encoded]) -> int:
+        """`build` from batches encoded elsewhere (e.g. by worker processes), in doc order."""
+        self.vocab.clear()
+        self.sources.clear()
+        return self._replace(_assemble([self._chunk(e) for e in batches], len(self.vocab)))
+
+    def _replace(self, seg: Segment) -> int:
         df = np.zeros(len(self.vocab), dtype=np.int64)
         df[: seg.n_terms] = np.diff(seg.indptr)
         segments = (seg,) if seg.size else ()

@@ -16,18 +16,24 @@ need a rev-bumping tombstone for other replicas to see (the index already suppor
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
+import os
 import threading
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.search import persist
-from bot.search.bm25 import BM25Index, Doc, prewarm
+from bot.search import bm25, persist
+from bot.search.bm25 import BM25Index, Doc, Encoded, encode, prewarm
 from bot.search.persist import StaleIndex
 from bot.search.tokenize import tokenize
 from storage import papers
@@ -40,6 +46,10 @@ MAX_QUERY_CHARS = 500
 MAX_LIMIT = 100
 REFRESH_INTERVAL = 1.0
 SAVE_EVERY = 500  # papers applied since the last save that trigger a background save
+# Full builds of at least this many papers tokenize in BUILD_WORKERS worker processes
+# (tokenizing is most of a build); smaller ones, and machines with one core, stay in-process.
+PARALLEL_MIN_PAPERS = 50_000
+BUILD_WORKERS = 2
 
 
 class QueryError(ValueError):
@@ -69,6 +79,29 @@ def paper_tokens(title: str, abstract: str) -> list[str]:
 
 def row_doc(row: papers.IndexRow) -> Doc:
     return Doc(row.id, paper_tokens(row.title, row.abstract), row.published, row.source)
+
+
+def encode_rows(rows: list[tuple[int, str, str, date | None, str]]) -> Encoded:
+    """Worker side of a parallel build: tokenize and encode a batch of papers."""
+    return encode([Doc(i, paper_tokens(t, a), p, src) for i, t, a, p, src in rows])
+
+
+def _encoded_in_workers(
+    rows: Iterable[papers.IndexRow], pool: ProcessPoolExecutor, workers: int
+) -> Iterator[Encoded]:
+    """Batches of `rows` encoded by the pool, in order; a few batches in flight at most."""
+    pending: deque[Future[Encoded]] = deque()
+    it = iter(rows)
+    while batch := [
+        (r.id, r.title, r.abstract, r.published, r.source)
+        for r in itertools.islice(it, bm25.BUILD_BATCH)
+    ]:
+        pending.append(pool.submit(encode_rows, batch))
+        del batch
+        if len(pending) > workers:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def query_tokens(query: str) -> list[str]:
@@ -304,15 +337,41 @@ class SearchEngine:
     def _build(self) -> int:
         started = time.perf_counter()
         index = BM25Index()
+        workers = min(BUILD_WORKERS, os.cpu_count() or 1)
         with self._db.session() as s:
             # Read max_rev first: anything committed later has a higher rev and is re-read
             # by the next catch-up (replacing a paper is idempotent).
             rev = papers.max_rev(s)
-            n = index.build(row_doc(r) for r in papers.iter_index_rows(s, 0))
+            n = None
+            if workers > 1 and papers.count_papers(s) >= PARALLEL_MIN_PAPERS:
+                n = self._build_in_workers(index, papers.iter_index_rows(s, 0), workers)
+            if n is None:
+                n = index.build(row_doc(r) for r in papers.iter_index_rows(s, 0))
         self._index, self._last_rev, self._last_check = index, rev, time.monotonic()
         self._unsaved = n
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
+
+    @staticmethod
+    def _build_in_workers(
+        index: BM25Index, rows: Iterable[papers.IndexRow], workers: int
+    ) -> int | None:
+        """Build with tokenizing in worker processes; None if they could not run.
+
+        Workers come from a fork server (a clean single-threaded process), never by forking
+        this one, which may be a threaded server. Term ids are still assigned here, in order.
+        """
+        try:
+            ctx = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                return index.build_encoded(_encoded_in_workers(rows, pool, workers))
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning(
+                "building the search index in worker processes failed (%s); "
+                "building in this process",
+                exc,
+            )
+            return None
 
     def _catch_up(self) -> int:
         assert self._index is not None

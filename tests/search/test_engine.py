@@ -247,3 +247,36 @@ def test_metadata_only_updates_are_skipped(db: Database) -> None:
     assert engine.refresh() == 0  # rev moved, the indexed text did not
     assert engine.last_rev > rev
     assert engine.search("votes").total == 1
+
+
+def test_build_in_worker_processes_equals_an_in_process_build(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large builds tokenize in worker processes; the index is the same, ids included."""
+    from bot.search import bm25, engine
+
+    monkeypatch.setattr(bm25, "BUILD_BATCH", 37)  # many batches, several in flight
+    local = SearchEngine(seeded)
+    local.warm()
+    monkeypatch.setattr(engine, "PARALLEL_MIN_PAPERS", 1)
+    calls: list[int | None] = []
+    real = SearchEngine._build_in_workers
+
+    def spy(*args: object) -> int | None:
+        calls.append(real(*args))  # type: ignore[arg-type]
+        return calls[-1]
+
+    monkeypatch.setattr(SearchEngine, "_build_in_workers", staticmethod(spy))
+    pooled = SearchEngine(seeded)
+    pooled.warm()
+    assert calls and calls[0] == local.size
+    a, b = local._index, pooled._index
+    assert a is not None and b is not None
+    assert a.vocab == b.vocab and a.sources == b.sources
+    (sa,), (sb,) = a.snapshot.segments, b.snapshot.segments
+    for name in ("paper_ids", "doc_len", "published", "source", "fingerprints"):
+        assert (getattr(sa, name) == getattr(sb, name)).all(), name
+    for name in ("indptr", "indices", "tf"):
+        assert (getattr(sa, name) == getattr(sb, name)).all(), name
+    for q in ("diffusion caching", "LLMs", "GPT-4 reasoning"):
+        assert local.search(q, limit=20) == pooled.search(q, limit=20)
