@@ -54,6 +54,10 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.response_posts: list[tuple[str, dict[str, Any]]] = []
+        # time.perf_counter() at which each response_posts entry arrived (same order), and
+        # a condition notified on each arrival: for latency benchmarks (slack_bench)
+        self.response_times: list[float] = []
+        self.response_arrived = threading.Condition(threading.RLock())
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -79,7 +83,12 @@ class FakeSlack:
 
             do_GET = do_POST
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # listen() backlog: the default 5 drops connections (a 1 s SYN retry) when many
+            # answers arrive at once
+            request_queue_size = 128
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -168,10 +177,14 @@ class FakeSlack:
         params = self._parse(req, raw)
         headers = {k.lower(): v for k, v in req.headers.items()}
         if path.startswith("/response/"):
+            arrived = time.perf_counter()
             if "response_url" in self._delays:  # delay("response_url", s): a slow Slack
                 time.sleep(self._delays["response_url"])
             with self._lock:
                 self.response_posts.append((path.rsplit("/", 1)[-1], params))
+                self.response_times.append(arrived)
+            with self.response_arrived:
+                self.response_arrived.notify_all()
             self._send(req, 200, {"ok": True})
             return
         if not path.startswith("/api/"):
