@@ -65,6 +65,9 @@ class PaperLike(Protocol):
     upvotes: int | None
     arxiv_id: str | None
 
+    @property
+    def link(self) -> str | None: ...
+
 
 # --- text ---------------------------------------------------------------------------------
 
@@ -344,7 +347,7 @@ def parse_page_value(value: str) -> tuple[str, int]:
 def title_link(paper: PaperLike, limit: int = TITLE_CHARS) -> str:
     """`*<url|Title>*` (or `*Title*` without a URL), escaped and defused."""
     title = safe_clip(paper.title, limit)
-    url = link_url(paper.url)
+    url = link_url(paper.link)
     return f"*<{url}|{title}>*" if url else f"*{title}*"
 
 
@@ -454,7 +457,7 @@ def abstract_message(paper: PaperLike, *, note: str | None = None) -> dict[str, 
     links = [
         f"<{u}|{label}>"
         for label, u in (
-            ("paper", link_url(paper.url)),
+            ("paper", link_url(paper.link)),
             ("PDF", link_url(paper.pdf_url)),
             ("code", link_url(paper.code_url)),
         )

@@ -27,6 +27,7 @@ from bot.blocks import (
     short_authors,
     snippet,
     split_text,
+    title_link,
     validate_message,
 )
 from storage.models import Paper
@@ -181,3 +182,10 @@ def test_validate_message_catches_violations() -> None:
     for expected in ("text is 40001", "53 blocks", "3001 chars", "header text must be plain_text",
                      "76 chars", "value over"):
         assert expected in problems
+
+
+def test_papers_without_a_url_link_to_a_search_for_their_title() -> None:
+    p = paper(title="MixCache: Mixture-of-Cache <&>", url=None, arxiv_id=None)
+    line = title_link(p)
+    assert line.startswith("*<https://huggingface.co/papers?q=MixCache%3A+Mixture-of-Cache+")
+    assert line.endswith("|MixCache: Mixture-of-Cache &lt;&amp;&gt;>*")

@@ -47,7 +47,8 @@ def test_abstract_button_posts_the_abstract_in_the_thread(
     )
     abstract = replies[-1]
     assert abstract["blocks"][0]["type"] == "header"
-    first_title = answer["blocks"][1]["text"]["text"].split("\n")[0].strip("*")
+    first_line = answer["blocks"][1]["text"]["text"].split("\n")[0].strip("*")
+    first_title = first_line.split("|", 1)[-1].removesuffix(">")  # *<link|Title>*
     assert abstract["blocks"][0]["text"]["text"] == html.unescape(first_title)
     assert len(" ".join(texts(abstract))) > 300
 
