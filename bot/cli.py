@@ -78,8 +78,9 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
     from bot.importers.run import ImportFailed, import_paths
 
     try:
-        report = import_paths(services.db, [Path(p) for p in args.paths], fmt=args.format,
-                              skip_bad=args.skip_bad)
+        report = import_paths(
+            services.db, [Path(p) for p in args.paths], fmt=args.format, skip_bad=args.skip_bad
+        )
     except ImportFailed as exc:
         raise UsageError(f"{exc}\nNothing was imported.") from None
     except KeyboardInterrupt:
@@ -92,12 +93,12 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
     print(report.render())
     total = report.total
     if total.added or total.updated:
-        # Bring the persisted search index up to date now, so the next search starts warm.
+        # Bring the persisted search index up to date now, so the next search starts warm
+        # (a rebuild has already saved itself).
         services.search.refresh()
-        services.search.save()
-    if args.skip_bad and report.bad_total and not (
-        total.added or total.updated or total.unchanged
-    ):
+        if services.search.unsaved:
+            services.search.save()
+    if args.skip_bad and report.bad_total and not (total.added or total.updated or total.unchanged):
         print("paperbot: no good records found in the input", file=sys.stderr)
         return 2
     return 0

@@ -50,6 +50,9 @@ SAVE_EVERY = 500  # papers applied since the last save that trigger a background
 # (tokenizing is most of a build); smaller ones, and machines with one core, stay in-process.
 PARALLEL_MIN_PAPERS = 50_000
 BUILD_WORKERS = 2
+# A saved index missing more new papers than this (and than a quarter of its size) is rebuilt
+# rather than caught up: a catch-up holds all its papers' token lists at once, in one process.
+CATCH_UP_MAX = 100_000
 
 
 class QueryError(ValueError):
@@ -216,6 +219,11 @@ class SearchEngine:
         return True
 
     @property
+    def unsaved(self) -> int:
+        """Papers applied to the index since it was last saved (0: the saved index is current)."""
+        return self._unsaved
+
+    @property
     def last_rev(self) -> int:
         return self._last_rev
 
@@ -284,6 +292,11 @@ class SearchEngine:
             db_rev, count_before = papers.max_rev(s), papers.count_papers(s)
         if manifest.rev > db_rev:
             raise StaleIndex(f"saved at rev {manifest.rev} but the database is at rev {db_rev}")
+        if count_before - len(index) > max(CATCH_UP_MAX, len(index) // 4):
+            raise StaleIndex(
+                f"{count_before - len(index)} papers were added since it was saved "
+                "(rebuilding beats catching up)"
+            )
         self._index, self._last_rev, self._unsaved = index, manifest.rev, 0
         try:
             n = self._catch_up()

@@ -206,3 +206,25 @@ def test_engine_scores_equal_bm25okapi_after_restart(db: Database, tmp_path: Pat
             assert hit.score == pytest.approx(expected[pos[hit.paper_id]], rel=1e-9)
         best = np.sort(expected)[::-1][: len(page.hits)]
         np.testing.assert_allclose([h.score for h in page.hits], best, rtol=1e-9)
+
+
+def test_many_new_papers_rebuild_instead_of_catching_up(
+    db: Database, tmp_path: Path, counted_builds: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.search import engine
+
+    add(db, *[f"Paper on {w} caching" for w in WORDS])
+    SearchEngine(db, tmp_path / "index").warm()
+    assert counted_builds == [1]
+    monkeypatch.setattr(engine, "CATCH_UP_MAX", 3)
+    add(db, *[f"Later paper on {w} {w} retrieval" for w in WORDS[:4]])  # 4 > max(3, 9 // 4)
+    second = SearchEngine(db, tmp_path / "index")
+    assert second.refresh() == len(WORDS) + 4
+    assert counted_builds == [1, 1]  # rebuilt (and saved) instead of a catch-up
+    assert second.unsaved == 0
+    fresh = SearchEngine(db)
+    assert ranked(second, "caching retrieval") == ranked(fresh, "caching retrieval")
+    add(db, "One more caching paper")  # a few new papers are still caught up
+    third = SearchEngine(db, tmp_path / "index")
+    assert third.refresh() == 1
+    assert counted_builds == [1, 1, 1]  # `fresh` built; `third` loaded and caught up
