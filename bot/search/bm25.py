@@ -161,12 +161,12 @@ def _segment_from_csr(
 
 @dataclass(frozen=True, eq=False)
 class Encoded:
-    """A batch of documents with their terms numbered within the batch.
+    """A batch of documents as postings over terms numbered within the batch.
 
-    This is the part of building that needs no shared state (tokens -> batch-local ids,
-    fingerprints), so worker processes can do it; the index then maps the batch's terms to
-    its vocabulary in order of first appearance, which gives exactly the ids a sequential
-    build assigns. Picklable.
+    This is the part of building that needs no shared state (tokens -> batch-local ids ->
+    term-major postings, fingerprints), so worker processes can do it; the index then maps
+    the batch's terms to its vocabulary in order of first appearance, which gives exactly the
+    ids a sequential build assigns. Picklable.
     """
 
     paper_ids: np.ndarray  # int64
@@ -175,8 +175,10 @@ class Encoded:
     source_names: tuple[str, ...]  # in order of first appearance
     source_codes: np.ndarray  # int16 into source_names
     fingerprints: np.ndarray  # uint64
-    terms: tuple[str, ...]  # in order of first appearance
-    term_ids: np.ndarray  # int32 into terms: every document's tokens, concatenated
+    terms: tuple[str, ...]  # in order of first appearance (batch-local term id = position)
+    counts: np.ndarray  # int64 postings per batch-local term
+    docs: np.ndarray  # uint16/int32 batch-local document, grouped by term, ascending within
+    tf: np.ndarray  # uint16/uint32
 
 
 def _ids(vocab: dict[str, int], tokens: Sequence[str]) -> list[int]:
@@ -198,6 +200,8 @@ def encode(docs: Sequence[Doc]) -> Encoded:
         dtype=np.int32,
         count=int(lengths.sum()),
     )
+    counts, local_docs, tf = _postings(term_ids, lengths, len(terms))
+    del term_ids
     return Encoded(
         paper_ids=np.fromiter((d.paper_id for d in docs), dtype=np.int64, count=len(docs)),
         lengths=lengths,
@@ -214,7 +218,9 @@ def encode(docs: Sequence[Doc]) -> Encoded:
         source_names=tuple(sources),
         fingerprints=np.fromiter(map(fingerprint, docs), dtype=np.uint64, count=len(docs)),
         terms=tuple(terms),
-        term_ids=term_ids,
+        counts=counts,
+        docs=local_docs,
+        tf=tf,
     )
 
 
@@ -227,9 +233,9 @@ class _Chunk:
     published: np.ndarray  # int32
     source: np.ndarray  # int16
     fingerprints: np.ndarray  # uint64
-    terms: np.ndarray  # int32 term ids present in the batch, ascending
-    counts: np.ndarray  # int64 postings per present term
-    docs: np.ndarray  # uint16/int32 batch-local document, ascending within a term
+    terms: np.ndarray  # int32 distinct term ids of the batch (any order)
+    counts: np.ndarray  # int64 postings per term, in the order of `terms`
+    docs: np.ndarray  # uint16/int32 batch-local document, grouped like terms, ascending within
     tf: np.ndarray  # uint16/uint32
 
     @property
@@ -237,37 +243,21 @@ class _Chunk:
         return len(self.paper_ids)
 
 
-def _chunk(
-    cols: np.ndarray,
-    lengths: np.ndarray,
-    n_terms: int,
-    paper_ids: np.ndarray,
-    published: np.ndarray,
-    source: np.ndarray,
-    fingerprints: np.ndarray,
-) -> _Chunk:
-    """Postings of a batch from its documents' term ids (concatenated, `lengths` each)."""
+def _postings(
+    cols: np.ndarray, lengths: np.ndarray, n_terms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(postings per term, documents, tfs) of a batch, term-major, from its documents' term
+    ids (concatenated, `lengths` each; every id below n_terms occurring at least once)."""
     n = len(lengths)
     rows = np.repeat(np.arange(n, dtype=np.int32), lengths)
     ones = np.ones(len(cols), dtype=np.int32)
     c = sp.coo_array((ones, (rows, cols)), shape=(n, n_terms)).tocsc()  # sums repeats
     del rows, ones
     c.sum_duplicates()  # canonical: rows ascending within a column, no repeats
-    per_term = np.diff(c.indptr)
-    terms = np.flatnonzero(per_term).astype(np.int32)
     tf = c.data
     tf = tf.astype(np.uint16) if (len(tf) == 0 or tf.max() < 65536) else tf.astype(np.uint32)
-    return _Chunk(
-        paper_ids=paper_ids,
-        doc_len=lengths.astype(np.int64, copy=False),
-        published=published,
-        source=source,
-        fingerprints=fingerprints,
-        terms=terms,
-        counts=per_term[terms].astype(np.int64),
-        docs=c.indices.astype(np.uint16 if n <= 65536 else np.int32),
-        tf=tf,
-    )
+    counts = np.diff(c.indptr).astype(np.int64)
+    return counts, c.indices.astype(np.uint16 if n <= 65536 else np.int32), tf
 
 
 def _assemble(chunks: list[_Chunk], n_terms: int) -> Segment:
@@ -582,14 +572,16 @@ class BM25Index:
             dtype=np.int16,
             count=len(enc.source_names),
         )
-        return _chunk(
-            to_global[enc.term_ids],
-            enc.lengths,
-            len(vocab),
-            enc.paper_ids,
-            enc.published,
-            codes[enc.source_codes] if len(codes) else np.zeros(0, dtype=np.int16),
-            enc.fingerprints,
+        return _Chunk(
+            paper_ids=enc.paper_ids,
+            doc_len=enc.lengths,
+            published=enc.published,
+            source=codes[enc.source_codes] if len(codes) else np.zeros(0, dtype=np.int16),
+            fingerprints=enc.fingerprints,
+            terms=to_global,
+            counts=enc.counts,
+            docs=enc.docs,
+            tf=enc.tf,
         )
 
     def _build_segment(self, docs: Iterable[Doc]) -> Segment:
