@@ -373,6 +373,10 @@ class SearchEngine:
 
         Workers come from a fork server (a clean single-threaded process), never by forking
         this one, which may be a threaded server. Term ids are still assigned here, in order.
+        As with any multiprocessing start method but fork, the fork server imports the main
+        module: a script that builds must do so under `if __name__ == "__main__"` (the
+        `paperbot` command and `python -m` entry points do); if the workers die, the build
+        falls back to this process.
         """
         try:
             ctx = multiprocessing.get_context("forkserver")
