@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import sqlite3
@@ -28,11 +27,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import stamp, write_json
 from benchmarks.synth import generate, query_set
 from bot.search.engine import TITLE_WEIGHT, QueryError, paper_tokens, query_tokens
 
@@ -406,18 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in sizes:
             results[str(n)] = bench_size(n, n_queries, workdir, log)
     print(table(results))
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = "smoke.json" if args.smoke else f"search_bench-{'_'.join(map(str, sizes))}-{stamp}.json"
-    meta = {
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "when": stamp,
-        "queries": n_queries,
-    }
-    (args.out / name).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    print(f"\nwrote {args.out / name}", flush=True)
+    when = stamp()
+    name = "smoke.json" if args.smoke else f"search_bench-{'_'.join(map(str, sizes))}-{when}.json"
+    write_json(args.out, name, when, {"results": results}, queries=n_queries)
     return 0
 
 

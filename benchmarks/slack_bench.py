@@ -28,20 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.report import stamp, write_json
 from benchmarks.search_bench import IMPORT_CHUNK, RESULTS, parse_size, usable_queries
 from benchmarks.synth import generate
 
@@ -398,19 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         result = run(n, n_requests, burst, workdir, log)
     print(table(result))
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = "slack_smoke.json" if args.smoke else f"slack_bench-{n}-{stamp}.json"
-    meta = {
-        "machine": platform.platform(),
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "when": stamp,
-        "requests": n_requests,
-        "burst": burst,
-    }
-    (args.out / name).write_text(json.dumps({"meta": meta, "result": result}, indent=1))
-    print(f"\nwrote {args.out / name}", flush=True)
+    when = stamp()
+    name = "slack_smoke.json" if args.smoke else f"slack_bench-{n}-{when}.json"
+    write_json(args.out, name, when, {"result": result}, requests=n_requests, burst=burst)
     return 0
 
 
