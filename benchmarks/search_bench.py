@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,10 +36,27 @@ from benchmarks.report import stamp, write_json
 from benchmarks.synth import generate, query_set
 from bot.search.engine import TITLE_WEIGHT, QueryError, paper_tokens, query_tokens
 
+if TYPE_CHECKING:
+    from benchmarks.synth import SynthPaper
+    from storage.db import Database
+
 RESULTS = Path(__file__).resolve().parent / "results"
 RANK_BM25_MAX = 100_000
 RANK_BM25_PREFIX = 50_000
 IMPORT_CHUNK = 5_000
+
+
+def import_papers(db: Database, papers: Sequence[SynthPaper]) -> None:
+    """Store synthetic papers through the real ingest path, one transaction per chunk."""
+    from storage.papers import PaperRecord, upsert_papers
+
+    for start in range(0, len(papers), IMPORT_CHUNK):
+        recs = [
+            PaperRecord(title=p.title, abstract=p.abstract, source=p.source, published=p.published)
+            for p in papers[start : start + IMPORT_CHUNK]
+        ]
+        with db.session() as session:
+            upsert_papers(session, recs)
 
 
 def parse_size(s: str) -> int:
@@ -241,7 +259,7 @@ def bench_fts5(rows: list, queries: list[str], workdir: Path) -> dict:
 
 def bench_size(n: int, n_queries: int, workdir: Path, log: Callable[[str], None]) -> dict:
     from storage.db import Database
-    from storage.papers import PaperRecord, count_papers, iter_index_rows, upsert_papers
+    from storage.papers import count_papers, iter_index_rows
 
     res: dict = {"papers_generated": n}
     t = time.perf_counter()
@@ -254,13 +272,7 @@ def bench_size(n: int, n_queries: int, workdir: Path, log: Callable[[str], None]
     db.migrate()
     log(f"[{n:,}] generated in {res['generate_s']:.1f}s; importing via upsert_papers")
     t = time.perf_counter()
-    for s in range(0, n, IMPORT_CHUNK):
-        recs = [
-            PaperRecord(title=p.title, abstract=p.abstract, source=p.source, published=p.published)
-            for p in papers[s : s + IMPORT_CHUNK]
-        ]
-        with db.session() as session:
-            upsert_papers(session, recs)
+    import_papers(db, papers)
     res["import_s"] = time.perf_counter() - t
     del papers
     with db.session() as session:

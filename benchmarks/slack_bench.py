@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.report import stamp, write_json
-from benchmarks.search_bench import IMPORT_CHUNK, RESULTS, parse_size, usable_queries
+from benchmarks.search_bench import RESULTS, import_papers, parse_size, usable_queries
 from benchmarks.synth import generate
 
 WARMUP = 10
@@ -54,7 +54,7 @@ NOT_SEARCHES = {"help", "-h", "--help", "?", "subscribe", "unsubscribe", "subscr
 def corpus_db(n: int, workdir: Path, log: Callable[[str], None]) -> tuple[str, dict]:
     """A SQLite database of n synthetic papers imported via upsert_papers (reused if done)."""
     from storage.db import Database
-    from storage.papers import PaperRecord, count_papers, upsert_papers
+    from storage.papers import count_papers
 
     db_path = workdir / f"papers-{n}.db"
     done = workdir / f"papers-{n}.done.json"
@@ -74,13 +74,7 @@ def corpus_db(n: int, workdir: Path, log: Callable[[str], None]) -> tuple[str, d
     db = Database(url)
     db.migrate()
     t = time.perf_counter()
-    for s in range(0, n, IMPORT_CHUNK):
-        recs = [
-            PaperRecord(title=p.title, abstract=p.abstract, source=p.source, published=p.published)
-            for p in papers[s : s + IMPORT_CHUNK]
-        ]
-        with db.session() as session:
-            upsert_papers(session, recs)
+    import_papers(db, papers)
     info["import_s"] = time.perf_counter() - t
     with db.session() as session:
         info["papers"] = count_papers(session)
