@@ -27,9 +27,9 @@ def alembic_config(db: Database) -> AlembicConfig:
 
 def is_current(db: Database, cfg: AlembicConfig) -> bool:
     """A read-only check, so a database busy with a long import still opens for searching."""
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    head = ScriptDirectory.from_config(cfg).get_current_head()  # raises on a second head
     with db.engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+        return MigrationContext.configure(conn).get_current_heads() == (head,)
 
 
 def upgrade_to_head(db: Database) -> None:
@@ -41,4 +41,4 @@ def upgrade_to_head(db: Database) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")
