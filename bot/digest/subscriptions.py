@@ -6,6 +6,7 @@ user's time zone and make sure the bot is in the channel (bot.digest.poster.Slac
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from typing import Any, Protocol
 
 from bot.digest.runner import zone
 from storage import digest as repo
+
+log = logging.getLogger(__name__)
 
 ACTIONS = ("subscribe", "unsubscribe", "subscriptions")
 MAX_TOPIC = 200
@@ -183,3 +186,13 @@ def handle(
         f"{lead}: this channel gets {_describe(sub, size)}. "
         "Each paper's abstract goes in the digest's thread. `/papers unsubscribe` stops it."
     )
+
+
+def stop_workspace(services: Any, team_id: str | None, reason: str) -> int:
+    """Switch off every digest of a workspace that uninstalled PaperBot or revoked its token."""
+    if not team_id:
+        return 0
+    with services.db.session() as s:
+        n = repo.deactivate_team(s, team_id, reason, datetime.now(UTC))
+    log.warning("team %s: %s; %d digest subscription(s) deactivated", team_id, reason, n)
+    return n
