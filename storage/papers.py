@@ -21,6 +21,27 @@ _ARXIV_OLD = re.compile(r"^([a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE
 BATCH_SIZE = 1000
 _WORD = re.compile(r"\w+")
 
+# Limits on what a paper may hold, checked before anything is written so a file is refused
+# (or its bad line skipped) up front instead of failing half-way through an import. The
+# text columns are unbounded TEXT, so these are sanity limits, far above real papers.
+MAX_TITLE_CHARS = 1_000  # the longest arXiv titles are ~300 characters
+MAX_ABSTRACT_CHARS = 50_000  # arXiv caps abstracts at 1,920 characters; room for others
+MAX_AUTHORS = 10_000  # the largest collaborations list ~5,200 authors
+MAX_AUTHOR_CHARS = 1_000  # one name (arXiv's suffix field sometimes holds affiliations)
+MAX_URL_CHARS = 2_048  # the de-facto limit of browsers and of Slack link rendering
+MAX_CATEGORIES_CHARS = 1_000  # arXiv category lists are ~10-100 characters
+MAX_ARXIV_ID_CHARS = 40  # papers.arxiv_id is VARCHAR(40) (and key "arxiv:<id>" VARCHAR(80))
+MAX_UPVOTES = 2**31 - 1  # papers.upvotes is INTEGER: 32-bit signed on PostgreSQL
+# Publication dates outside this window are placeholders (0001-01-01, 9999-12-31) or typos.
+MIN_PUBLISHED = date(1900, 1, 1)
+MAX_PUBLISHED = date(2199, 12, 31)
+# What no database column can hold: NUL (PostgreSQL refuses it in text) and unpaired
+# UTF-16 surrogates (not encodable as UTF-8, e.g. a lone "\ud800" escape in JSON).
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+# Control characters that are not whitespace (str.split already collapses \t\n\r\x0b\x0c,
+# \x1c-\x1f and \x85): invisible junk from copy-paste, replaced by a space.
+_CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
 
 def normalize_arxiv_id(raw: str | None) -> str | None:
     """'arXiv:2401.01234v2' -> '2401.01234'; None when it is not an arXiv id."""
@@ -32,7 +53,8 @@ def normalize_arxiv_id(raw: str | None) -> str | None:
     for pattern in (_ARXIV_NEW, _ARXIV_OLD):
         m = pattern.match(s)
         if m:
-            return m.group(1)
+            # Old-style archive names are open-ended; the column is not.
+            return m.group(1) if len(m.group(1)) <= MAX_ARXIV_ID_CHARS else None
     return None
 
 
@@ -49,8 +71,44 @@ def title_key(title: str) -> str:
 
 
 def clean_text(s: str) -> str:
-    """Collapse the whitespace and line breaks that listings and arXiv put inside fields."""
+    """Collapse the whitespace and line breaks that listings and arXiv put inside fields,
+    and turn stray control characters into spaces (they are invisible junk in Slack)."""
+    if not s.isascii() or _CONTROL.search(s):
+        s = _CONTROL.sub(" ", s)
     return " ".join(s.split())
+
+
+def refused_char(value: str) -> str | None:
+    """Why no database can store `value` (a NUL, an unpaired surrogate), or None."""
+    m = _REFUSED.search(value)
+    if m is None:
+        return None
+    ch, at = m.group(), m.start() + 1
+    if ch == "\x00":
+        return f"contains a NUL character (\\u0000) at position {at}, which cannot be stored"
+    return (
+        f"contains an unpaired surrogate (\\u{ord(ch):04x}) at position {at}: "
+        "not valid Unicode text"
+    )
+
+
+def _text(name: str, value: object, limit: int, *, clean: bool = True) -> str:
+    """A text field as stored: no refused characters, cleaned, at most `limit` characters."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, got {type(value).__name__}")
+    why = refused_char(value)
+    if why:
+        raise ValueError(f"{name} {why}")
+    text = clean_text(value) if clean else value.strip()
+    if len(text) > limit:
+        raise ValueError(f"{name} is {len(text):,} characters long (at most {limit:,})")
+    return text
+
+
+def _optional_text(name: str, value: object, limit: int, *, clean: bool = True) -> str | None:
+    if value is None:
+        return None
+    return _text(name, value, limit, clean=clean) or None
 
 
 @dataclass(frozen=True)
@@ -71,12 +129,36 @@ class PaperRecord:
     title_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "title", clean_text(self.title))
-        object.__setattr__(self, "abstract", clean_text(self.abstract))
-        object.__setattr__(self, "arxiv_id", normalize_arxiv_id(self.arxiv_id))
+        """Clean the fields and refuse (ValueError naming the field) anything the database
+        would refuse or that is absurd, so importers catch it before their first write."""
+        put = object.__setattr__
+        put(self, "title", _text("title", self.title, MAX_TITLE_CHARS))
+        put(self, "abstract", _text("abstract", self.abstract, MAX_ABSTRACT_CHARS))
+        put(self, "arxiv_id", normalize_arxiv_id(self.arxiv_id))
         if not self.title:
             raise ValueError("a paper needs a title")
-        object.__setattr__(self, "title_key", title_key(self.title))
+        if len(self.authors) > MAX_AUTHORS:
+            raise ValueError(f"authors lists {len(self.authors):,} names (at most {MAX_AUTHORS:,})")
+        authors = [
+            _text(f"authors[{i}]", a, MAX_AUTHOR_CHARS) for i, a in enumerate(self.authors)
+        ]
+        put(self, "authors", tuple(a for a in authors if a))
+        for name in ("url", "pdf_url", "code_url"):
+            put(self, name, _optional_text(name, getattr(self, name), MAX_URL_CHARS, clean=False))
+        put(self, "categories", _optional_text("categories", self.categories, MAX_CATEGORIES_CHARS))
+        up = self.upvotes
+        if up is not None and (isinstance(up, bool) or not isinstance(up, int)):
+            raise ValueError(f"upvotes must be a whole number, got {up!r:.40}")
+        if up is not None and not 0 <= up <= MAX_UPVOTES:
+            raise ValueError(f"upvotes must be between 0 and {MAX_UPVOTES:,}, got {up!r:.40}")
+        pub = self.published
+        if pub is not None and not (
+            isinstance(pub, date) and MIN_PUBLISHED.year <= pub.year <= MAX_PUBLISHED.year
+        ):
+            raise ValueError(
+                f"published date {pub!s:.40} is outside {MIN_PUBLISHED} to {MAX_PUBLISHED}"
+            )
+        put(self, "title_key", title_key(self.title))
 
     @property
     def key(self) -> str:

@@ -82,7 +82,7 @@ def _published(entry: dict[str, Any]) -> date | None:
             created = get_str(v, "created", f"versions[{i}].")
             try:
                 return parsedate_to_datetime(created).date()
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError, IndexError):
                 raise RecordError(f"versions[{i}].created is not a date: {created!r:.40}") from None
     updated = get_str(entry, "update_date", "", required=False)
     return parse_iso_date(updated, "update_date") if updated else None

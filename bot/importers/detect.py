@@ -58,7 +58,7 @@ def _json_schema(src: Source, *, array: bool) -> str:
                 if text and text.strip():
                     first = json.loads(text)
                     break
-    except (ImportFailed, json.JSONDecodeError):
+    except (ImportFailed, json.JSONDecodeError, RecursionError):
         first = None  # let the parse report the exact line; assume the common shape
     finally:
         src.rewind()

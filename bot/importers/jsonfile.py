@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.importers.errors import ImportFailed, RecordError
 from bot.importers.records import ParsedItem
-from bot.importers.source import Source, iter_json_array, json_error
+from bot.importers.source import TOO_DEEP, Source, iter_json_array, json_error
 from storage.papers import PaperRecord
 
 EntryMapper = Callable[[Any], PaperRecord]
@@ -46,6 +46,9 @@ def _jsonl(src: Source, to_record: EntryMapper) -> Iterator[ParsedItem]:
             entry = json.loads(text)
         except json.JSONDecodeError as exc:
             yield ParsedItem(n, error=json_error(text, exc))
+            continue
+        except RecursionError:
+            yield ParsedItem(n, error=TOO_DEEP)
             continue
         yield _mapped(n, entry, to_record)
 

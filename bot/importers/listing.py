@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.importers.errors import RecordError
 from bot.importers.records import ParsedItem, make_record
 from bot.importers.source import Source
 
@@ -101,7 +102,12 @@ def parse_listing(src: Path | Source) -> Iterator[ParsedItem]:
             yield ParsedItem(title[0], error=f"title with no abstract: {title[1]!r:.80}")
             title = (n, text)
             continue
-        yield ParsedItem(title[0], record=make_record(title=title[1], abstract=text, source=SOURCE))
+        try:
+            record = make_record(title=title[1], abstract=text, source=SOURCE)
+        except RecordError as exc:  # e.g. a NUL or a 1 MB abstract: refused before writing
+            yield ParsedItem(title[0], error=str(exc))
+        else:
+            yield ParsedItem(title[0], record=record)
         title = None
     if title is not None:
         yield ParsedItem(

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.importers.errors import RecordError
-from storage.papers import PaperRecord
+from storage.papers import MAX_UPVOTES, PaperRecord, refused_char
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ def get_str(obj: dict[str, Any], key: str, where: str, *, required: bool = True)
         return None
     if not isinstance(value, str):
         raise RecordError(f"{where}{key} must be a string, got {type_name(value)} {value!r:.40}")
+    why = refused_char(value)  # named here with the input's own field path
+    if why:
+        raise RecordError(f"{where}{key} {why}")
     if required and not value.strip():
         raise RecordError(f"{where}{key} is empty")
     return value
@@ -59,6 +62,8 @@ def get_int(obj: dict[str, Any], key: str, where: str) -> int | None:
         raise RecordError(f"{where}{key} must be a whole number, got {got}")
     if value < 0:
         raise RecordError(f"{where}{key} must not be negative, got {value}")
+    if value > MAX_UPVOTES:  # the column is a 32-bit integer on PostgreSQL
+        raise RecordError(f"{where}{key} is too large ({value!r:.40}; at most {MAX_UPVOTES:,})")
     return value
 
 
@@ -68,12 +73,13 @@ def parse_iso_date(value: str, what: str) -> date:
         if len(value) == 10:
             return date.fromisoformat(value)
         return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise RecordError(f"{what} is not an ISO date: {value!r:.40}") from None
 
 
 def make_record(**fields: Any) -> PaperRecord:
-    """PaperRecord, with its own validation (empty title) reported as a RecordError."""
+    """PaperRecord, with its own validation (empty title, NUL, sizes, ranges: what the
+    database would refuse at write time) reported as a RecordError naming the field."""
     try:
         return PaperRecord(**fields)
     except ValueError as exc:

@@ -19,6 +19,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 MAX_ENTRY_CHARS = 64 << 20  # one JSON entry bigger than this is not a paper
 MAX_LINE_BYTES = 256 << 20  # JSON arrays stream by line: one line is the unit held in memory
+# json's decoder recurses per nesting level; past Python's recursion limit it raises
+# RecursionError, which is reported as this (a paper entry is a few levels deep).
+TOO_DEEP = "invalid JSON (nested too deeply: more levels than any paper entry has)"
 
 
 def check_file(path: Path) -> None:
@@ -208,6 +211,8 @@ def iter_json_array(src: Source) -> Iterator[tuple[int, Any]]:
         while True:
             try:
                 value, end = decoder.raw_decode(buf, pos)
+            except RecursionError:
+                raise fail(TOO_DEEP) from None
             except json.JSONDecodeError as exc:
                 if len(buf) - pos > MAX_ENTRY_CHARS:
                     raise fail("an entry is too large (over 64 MiB)") from None
