@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from bot.search.tokenize import token_spans
+from bot.search.tokenizer import token_spans
 
 # Block Kit limits (https://api.slack.com/reference/block-kit).
 MAX_BLOCKS = 50

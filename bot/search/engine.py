@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.search import bm25, persist
 from bot.search.bm25 import BM25Index, Doc, Encoded, encode, prewarm
 from bot.search.persist import StaleIndex
-from bot.search.tokenize import tokenize
+from bot.search.tokenizer import tokenize
 from storage import papers
 from storage.db import Database
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.search.bm25 import BM25Index, Segment, Snapshot
-from bot.search.tokenize import TOKENIZER_VERSION
+from bot.search.tokenizer import TOKENIZER_VERSION
 
 FORMAT = 2  # 2: per-document fingerprints
 MANIFEST = "manifest.json"

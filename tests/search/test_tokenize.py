@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import sys
+import threading
+
 import pytest
 
-from bot.search.tokenize import token_spans, tokenize
+from bot.search.tokenizer import (
+    DEFAULT_TOKENIZER,
+    TOKENIZER_VERSION,
+    Tokenizer,
+    token_spans,
+    tokenize,
+)
 
 
 def _same(a: str, b: str) -> bool:
@@ -73,3 +83,79 @@ def test_token_spans_point_into_the_original_text() -> None:
     assert by["diffus"] == ["diffusion"]
     for _, s, e in spans:
         assert 0 <= s < e <= len(text)
+
+
+def _generated_words(n: int, seed: int = 11) -> list[str]:
+    """n distinct English-looking words with suffixes the stemmer must work on."""
+    rng = random.Random(seed)
+    onsets = ["b", "br", "c", "ch", "d", "f", "g", "gl", "k", "l", "m", "n", "p", "pr", "r",
+              "s", "st", "t", "tr", "v", "w", "z"]
+    vowels = ["a", "e", "i", "o", "u", "ea", "ou", "y"]
+    suffixes = ["", "s", "es", "ing", "ed", "ation", "ations", "ness", "ly", "ies", "ement",
+                "ful", "ive", "ize", "izing", "ational", "ousness", "er", "est"]
+    words: set[str] = set()
+    while len(words) < n:
+        stem = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(2, 4)))
+        words.add(stem + rng.choice(suffixes))
+    return sorted(words)
+
+
+def test_tokenizer_is_thread_safe_and_caches_no_wrong_stems() -> None:
+    """8 threads tokenizing distinct words on one Tokenizer give the single-thread output.
+
+    A stemmer object shared by threads returned wrong stems (and raised IndexError), and the
+    wrong stems were cached. Switching threads every few microseconds makes that reliable.
+    """
+    words = _generated_words(40_000)
+    reference = Tokenizer()
+    expected = {w: reference.tokenize(w) for w in words}
+    shared = Tokenizer()
+    n_threads = 8
+    slices = [words[i::n_threads] for i in range(n_threads)]
+    results: list[dict[str, list[str]]] = [{} for _ in range(n_threads)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(n_threads)
+
+    def work(i: int) -> None:
+        start.wait()
+        try:
+            for w in slices[i]:
+                results[i][w] = shared.tokenize(w)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert not errors, f"{len(errors)} errors, first: {errors[0]!r}"
+    got = {w: toks for r in results for w, toks in r.items()}
+    wrong = [w for w in words if got.get(w) != expected[w]]
+    assert not wrong, f"{len(wrong)} words tokenized wrongly, e.g. {wrong[:5]}"
+    # nothing wrong stayed in the caches either: later calls (any thread) are right too
+    assert shared._stem_cache == reference._stem_cache
+    assert [shared.tokenize(w) for w in words] == [expected[w] for w in words]
+
+
+def test_module_functions_use_the_default_tokenizer() -> None:
+    text = "ERTACache speeds up GPT-4 diffusion-caching"
+    assert tokenize(text) == DEFAULT_TOKENIZER.tokenize(text) == Tokenizer().tokenize(text)
+    assert token_spans(text) == Tokenizer().token_spans(text)
+    assert DEFAULT_TOKENIZER.version == TOKENIZER_VERSION
+
+
+def test_tokenizer_pickles_without_its_caches() -> None:
+    import pickle
+
+    t = Tokenizer(cache_limit=1000)
+    t.tokenize("warm the caches")
+    copy = pickle.loads(pickle.dumps(t))
+    assert type(copy) is Tokenizer and copy.cache_limit == 1000
+    assert copy._stem_cache == {}
+    assert copy.tokenize("warm the caches") == t.tokenize("warm the caches")
