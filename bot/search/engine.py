@@ -32,9 +32,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.search import bm25, persist
-from bot.search.bm25 import BM25Index, Doc, Encoded, encode, prewarm
+from bot.search import persist, segments
+from bot.search.index import BM25Index, prewarm
 from bot.search.persist import StaleIndex
+from bot.search.segments import Doc, Encoded, encode
 from bot.search.tokenizer import tokenize
 from storage import papers
 from storage.db import Database
@@ -97,7 +98,7 @@ def _encoded_in_workers(
     it = iter(rows)
     while batch := [
         (r.id, r.title, r.abstract, r.published, r.source)
-        for r in itertools.islice(it, bm25.BUILD_BATCH)
+        for r in itertools.islice(it, segments.BUILD_BATCH)
     ]:
         pending.append(pool.submit(encode_rows, batch))
         del batch

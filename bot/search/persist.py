@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.search.bm25 import BM25Index, Segment, Snapshot
+from bot.search.index import BM25Index
+from bot.search.segments import Segment
+from bot.search.snapshot import Snapshot
 from bot.search.tokenizer import TOKENIZER_VERSION
 
 FORMAT = 2  # 2: per-document fingerprints

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.search import bm25
-from bot.search.bm25 import BM25Index, Doc, top_k
+from bot.search import index as index_module
+from bot.search import segments
+from bot.search.index import BM25Index, prewarm
+from bot.search.scoring import top_k
+from bot.search.segments import Doc
 
 REL_TOL = 1e-9
 
@@ -78,8 +81,8 @@ def test_build_matches_rank_bm25(seed: int) -> None:
 def test_incremental_adds_replacements_and_merges_stay_exact(
     seed: int, cached: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bm25, "MERGE_MIN_DOCS", 30)  # exercise both merge paths
-    monkeypatch.setattr(bm25, "MAX_SMALL_SEGMENTS", 3)
+    monkeypatch.setattr(index_module, "MERGE_MIN_DOCS", 30)  # exercise both merge paths
+    monkeypatch.setattr(index_module, "MAX_SMALL_SEGMENTS", 3)
     rng = random.Random(100 + seed)
     corpus = dict(enumerate(random_corpus(rng, 150), start=1))
     index = BM25Index()
@@ -87,7 +90,7 @@ def test_incremental_adds_replacements_and_merges_stay_exact(
         index.term_cache.min_postings = 1
     index.build(Doc(i, t) for i, t in corpus.items())
     if cached:
-        bm25.prewarm(index)
+        prewarm(index)
     next_id = 1000
     for step in range(12):
         batch: dict[int, list[str]] = {}
@@ -232,7 +235,7 @@ def test_batched_build_equals_a_single_batch(
     docs = [Doc(i, corpus[i], date(2024, 1, 1 + i % 28), "ab"[i % 2]) for i in ids]
 
     def built(batch: int) -> BM25Index:
-        monkeypatch.setattr(bm25, "BUILD_BATCH", batch)
+        monkeypatch.setattr(segments, "BUILD_BATCH", batch)
         index = BM25Index()
         index.build(docs)
         return index

@@ -253,9 +253,9 @@ def test_build_in_worker_processes_equals_an_in_process_build(
     seeded: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large builds tokenize in worker processes; the index is the same, ids included."""
-    from bot.search import bm25, engine
+    from bot.search import engine, segments
 
-    monkeypatch.setattr(bm25, "BUILD_BATCH", 37)  # many batches, several in flight
+    monkeypatch.setattr(segments, "BUILD_BATCH", 37)  # many batches, several in flight
     local = SearchEngine(seeded)
     local.warm()
     monkeypatch.setattr(engine, "PARALLEL_MIN_PAPERS", 1)

@@ -12,8 +12,9 @@ from rank_bm25 import BM25Okapi
 from sqlalchemy import delete
 
 from bot.search import SearchEngine, persist
-from bot.search.bm25 import BM25Index, Doc
 from bot.search.engine import TITLE_WEIGHT
+from bot.search.index import BM25Index
+from bot.search.segments import Doc
 from storage.db import Database
 from storage.models import Paper
 from storage.papers import PaperRecord, upsert_papers

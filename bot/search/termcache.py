@@ -1,0 +1,66 @@
+"""A bounded cache of frequent terms' per-posting score contributions (see TermCache)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.search.segments import Segment
+
+
+class TermCache:
+    """Score contributions `idf * (k1 + 1) * tf / (tf + norm)` of frequent terms.
+
+    They depend on avgdl and the term's idf, which change with every add, so they cannot be
+    stored in the segment; but between changes they are fixed, and the long postings of
+    common words dominate query time. An entry is used only for the same postings array,
+    the exact same avgdl and weight, so a stale entry is never used. Terms covering a large
+    share of a segment are kept dense (one value per document) so summing them is a plain
+    vector add.
+    """
+
+    def __init__(self, max_bytes: int = 512 << 20, min_postings: int = 20_000) -> None:
+        self.max_bytes = max_bytes
+        self.min_postings = min_postings
+        self._entries: OrderedDict[tuple[int, int], tuple[np.ndarray, float, float, np.ndarray]]
+        self._entries = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, seg: Segment, tid: int, avgdl: float, w: float) -> np.ndarray | None:
+        key = (id(seg.indices), tid)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not seg.indices or entry[1:3] != (avgdl, w):
+                return None
+            self._entries.move_to_end(key)
+            return entry[3]
+
+    def put(self, seg: Segment, tid: int, avgdl: float, w: float, contrib: np.ndarray) -> None:
+        if contrib.nbytes > self.max_bytes // 8:
+            return
+        key = (id(seg.indices), tid)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[3].nbytes
+            self._entries[key] = (seg.indices, avgdl, w, contrib)
+            self._bytes += contrib.nbytes
+            while self._bytes > self.max_bytes and self._entries:
+                _, (_, _, _, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def retain(self, segments: Sequence[Segment]) -> None:
+        """Drop entries of segments that are gone (they would pin their postings in memory)."""
+        keep = {id(s.indices) for s in segments}
+        with self._lock:
+            for key in [k for k in self._entries if k[0] not in keep]:
+                self._bytes -= self._entries.pop(key)[3].nbytes
