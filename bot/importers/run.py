@@ -5,8 +5,19 @@ million-line import cannot be one transaction (or one list in memory). So the fi
 pass streams through every file writing nothing and stops at the first bad line; the
 second streams again and commits every BATCH_RECORDS records. If that second pass is
 killed, rerunning it is safe: upsert is idempotent, so what was stored counts as
-unchanged and nothing is duplicated. With skip_bad there is a single pass: good records
-are written, bad ones are listed and counted as skipped.
+unchanged and nothing is duplicated. With skip_bad the first pass does not stop at bad
+lines; the second writes the good records and lists the bad ones as skipped.
+
+The first pass checks everything the database would refuse at write time (NUL, unpaired
+surrogates, out-of-range numbers and dates, absurd sizes: see PaperRecord), so no file
+fails half-way through its batches.
+
+Duplicates within one file (the same arXiv id, or for listings the same normalized title,
+given twice): the LAST occurrence wins entirely, as if the file were a log of updates. The
+earlier lines are not written at all (no row mixing fields of both), and are counted and
+shown as "replaced by a later line" in the report. Re-importing the file therefore finds
+every paper unchanged. Across files and earlier imports the usual merge applies (fuller
+text, more upvotes, missing fields filled: see storage.papers.upsert_papers).
 """
 
 from __future__ import annotations
@@ -28,6 +39,26 @@ __all__ = ["BadRecord", "FileReport", "ImportFailed", "ImportReport", "import_pa
 
 BATCH_RECORDS = 2000
 MAX_BAD_KEPT = 10_000  # skipped lines beyond this are counted, not listed
+# Finding duplicates in a file of millions of records without holding every key: a bitmap
+# of key hashes (16 MiB) marks keys seen; only keys whose bit was already set (real repeats
+# and ~1% false positives) are kept, exactly, with their last position.
+SEEN_BITS = 1 << 27
+REPLACED_SHOWN = 5  # example line pairs of replaced duplicates in the report
+
+
+@dataclass
+class Duplicates:
+    """Last position (ordinal among the file's items, and line) of keys seen more than once.
+
+    Positions are ordinals, not lines: one line of a JSON array may hold several entries.
+    """
+
+    last: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def superseded_by(self, key: str, ordinal: int) -> int | None:
+        """The line of the later occurrence that replaces this one, or None to write it."""
+        at = self.last.get(key)
+        return at[1] if at is not None and at[0] != ordinal else None
 
 
 @dataclass
@@ -35,6 +66,19 @@ class FileReport:
     path: Path
     format: str = "?"
     counts: IngestCounts = field(default_factory=IngestCounts)
+    replaced: int = 0  # earlier duplicates not written (a later line has the same paper)
+    replaced_examples: list[tuple[int, int]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{self.path} ({self.format}): {self.counts.summary()}"
+        if self.replaced:
+            pairs = ", ".join(f"line {a} by line {b}" for a, b in self.replaced_examples)
+            more = ", ..." if self.replaced > len(self.replaced_examples) else ""
+            text += (
+                f"; {self.replaced} duplicate line(s) replaced by a later line of the same "
+                f"paper ({pairs}{more})"
+            )
+        return text
 
     @property
     def records(self) -> int:
@@ -68,7 +112,7 @@ class ImportReport:
         return total
 
     def render(self, max_bad: int = 50) -> str:
-        lines = [f"{f.path} ({f.format}): {f.counts.summary()}" for f in self.files]
+        lines = [f.summary() for f in self.files]
         if len(self.files) > 1:
             lines.append(f"total: {self.total.summary()}")
         lines.append(f"({self.seconds:.1f} s)")
@@ -103,14 +147,13 @@ def import_paths(
     paths = [Path(p) for p in paths]
     report = ImportReport()
     # Without skip_bad every file is checked before the first write.
-    kinds: list[str | None] = (
-        [None] * len(paths) if skip_bad else [_validate(p, fmt, bar) for p in paths]
-    )
-    for path, kind in zip(paths, kinds, strict=True):
+    scans = [] if skip_bad else [_scan(p, fmt, bar, strict=True) for p in paths]
+    for i, path in enumerate(paths):
+        kind, dups = scans[i] if scans else _scan(path, fmt, bar, strict=False)
         file_report = FileReport(path, kind or "?")
         report.files.append(file_report)
         try:
-            _write(db, path, kind or fmt, file_report, report, bar, skip_bad, on_change)
+            _write(db, path, kind or fmt, dups, file_report, report, bar, skip_bad, on_change)
         except ImportFailed as exc:
             if not skip_bad:
                 raise
@@ -123,28 +166,53 @@ def import_paths(
     return report
 
 
-def _validate(path: Path, fmt: str, bar: Progress) -> str:
-    """Read the whole file without writing; ImportFailed at its first bad line."""
-    src, kind, items = open_parser(path, fmt)
+def _scan(path: Path, fmt: str, bar: Progress, *, strict: bool) -> tuple[str | None, Duplicates]:
+    """Read the whole file without writing: its format and its repeated papers.
+
+    strict: ImportFailed at the first bad line. Otherwise bad lines and unreadable files
+    are left for the writing pass to report (it meets them at the same place).
+    """
+    dups = Duplicates()
+    try:
+        src, kind, items = open_parser(path, fmt)
+    except ImportFailed:
+        if strict:
+            raise
+        return None, dups
+    seen = bytearray(SEEN_BITS >> 3)
+    mask = SEEN_BITS - 1
     try:
         bar.start("checking", src)
         records = 0
-        for item in items:
+        for ordinal, item in enumerate(items):
             if item.error is not None:
-                raise ImportFailed(path, item.line, item.error)
+                if strict:
+                    raise ImportFailed(path, item.line, item.error)
+                continue
+            key = item.record.key  # type: ignore[union-attr]
+            h = hash(key) & mask
+            byte, bit = h >> 3, 1 << (h & 7)
+            if seen[byte] & bit:
+                dups.last[key] = (ordinal, item.line)
+            else:
+                seen[byte] |= bit
             records += 1
             bar.update(records)
         bar.update(records, force=True)
-        return kind
+    except ImportFailed:
+        if strict:
+            raise
     finally:
         bar.finish()
         src.close()
+    return kind, dups
 
 
 def _write(
     db: Database,
     path: Path,
     fmt: str,
+    dups: Duplicates,
     file_report: FileReport,
     report: ImportReport,
     bar: Progress,
@@ -176,7 +244,7 @@ def _write(
 
     try:
         bar.start("importing", src)
-        for item in items:
+        for ordinal, item in enumerate(items):
             if item.error is not None:
                 if not skip_bad:
                     # Validated a moment ago: the file must have changed underneath us.
@@ -185,7 +253,14 @@ def _write(
                 file_report.counts.skipped += 1
                 report.add_bad(BadRecord(path, item.line, item.error))
                 continue
-            batch.append(item.record)  # type: ignore[arg-type]
+            record: PaperRecord = item.record  # type: ignore[assignment]
+            later = dups.superseded_by(record.key, ordinal) if dups.last else None
+            if later is not None:  # the last occurrence in the file wins entirely
+                file_report.replaced += 1
+                if len(file_report.replaced_examples) < REPLACED_SHOWN:
+                    file_report.replaced_examples.append((item.line, later))
+                continue
+            batch.append(record)
             if len(batch) >= BATCH_RECORDS:
                 flush()
             bar.update(file_report.records + len(batch))
