@@ -1,7 +1,10 @@
 """Transport for the Slack app: HTTP under waitress, or Socket Mode with an app token.
 
-HTTP: `POST /slack/events` goes to Bolt's WSGI adapter (signature checked there),
-`GET /health` answers `{"ok": true, "papers": N}` from the warm in-memory index (cheap).
+HTTP: `POST /slack/events` is read (at most MAX_BODY_BYTES) and its Slack signature checked
+here, on the raw bytes, before anything parses it; only signed requests reach Bolt's WSGI
+adapter, so junk gets a short 401 and at most one rate-limited log line, never a 500, a
+traceback or its body in the log. `GET /health` answers `{"ok": true, "papers": N,
+"database": "ok"}`, or 503 when a cheap `SELECT 1` (cached ~1 s) cannot reach the database.
 `serve()` checks the credentials first (a missing one is a ConfigError naming the variable
 and where Slack shows it), warms the search index, starts the digest scheduler when
 configured, and stops gracefully on SIGTERM: in-flight requests and answers finish.
@@ -10,24 +13,37 @@ configured, and stops gracefully on SIGTERM: in-flight requests and answers fini
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any
-from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from waitress import create_server, wasyncore
 
-from bot.app import create_app, make_client
+from bot.app import create_app
 from bot.config import Config, ConfigError
 from bot.services import Services
+from bot.slack_api import Kind, describe, make_client
+from storage.db import Database, explain
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +53,10 @@ HTTP_THREADS = 8
 LOOP_TICK = 0.2  # seconds between checks for a stop request
 DRAIN_SECONDS = 10.0  # how long requests in flight may take to finish on shutdown
 MAX_BODY_BYTES = 1_048_576  # Slack payloads are a few KB
+SIGNATURE_MAX_AGE = 5 * 60  # seconds; Slack's own replay window
+REJECT_LOG_EVERY = 10.0  # seconds between "rejected request" log lines (a flood stays small)
+HEALTH_CACHE_SECONDS = 1.0  # a load balancer polling /health hits the database once a second
+HEALTH_TIMEOUT = 2.0  # seconds a health probe may take before the database counts as down
 
 WHERE = {
     "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) on your Slack app's "
@@ -69,19 +89,49 @@ def check_credentials(config: Config) -> None:
 
 
 def build_app(services: Services, client: WebClient) -> App:
-    """create_app, with Slack's verdict on the token turned into a user-fixable error."""
+    """create_app, with a failed start-up `auth.test` turned into an error the user can act on.
+
+    Three different problems, three different fixes: Slack refused the token (copy a new
+    one), Slack answered with an HTTP 5xx or a non-JSON page (wait, or fix SLACK_API_URL),
+    or nothing answered at all (network). Saying "rejected SLACK_BOT_TOKEN" for the last two
+    sends people rotating a token that was fine.
+    """
+    api = services.config.slack_api_url
     try:
         return create_app(services, client=client)
-    except BoltError:
-        raise ConfigError(
-            "Slack rejected SLACK_BOT_TOKEN (auth.test failed). Copy the current "
+    except BoltError as exc:
+        cause = exc.__context__  # Bolt raises BoltError while handling the SlackApiError
+        if not isinstance(cause, SlackApiError):
+            raise ConfigError(f"cannot start the Slack app: {exc}") from None
+        raise ConfigError(_auth_test_failure(cause, api)) from None
+    except (SlackApiError, OSError) as exc:  # URLError, refused, reset, timed out
+        raise ConfigError(_auth_test_failure(exc, api)) from None
+
+
+def _auth_test_failure(exc: BaseException, api: str) -> str:
+    """One line saying which of the three start-up problems this is (no token, no body)."""
+    failed = describe(exc)
+    if failed.kind is Kind.WORKSPACE:
+        return (
+            f"Slack rejected SLACK_BOT_TOKEN (auth.test: {failed.code}). Copy the current "
             f"{WHERE['SLACK_BOT_TOKEN']}."
-        ) from None
-    except (URLError, OSError) as exc:
-        raise ConfigError(
-            f"cannot reach the Slack API at {services.config.slack_api_url} "
-            f"({type(exc).__name__}); check the network or SLACK_API_URL."
-        ) from None
+        )
+    if failed.code == "slack_unreachable":
+        return (
+            f"cannot reach the Slack API at {api} ({type(exc).__name__}); "
+            "check the network or SLACK_API_URL. SLACK_BOT_TOKEN was not checked."
+        )
+    if failed.code == "slack_unavailable":
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return (
+            f"the Slack API at {api} did not answer auth.test usably (HTTP {status}, "
+            "or not a Slack JSON answer): Slack may be down (https://slack-status.com), or "
+            "SLACK_API_URL points elsewhere. Try again shortly; SLACK_BOT_TOKEN was not checked."
+        )
+    return (
+        f"Slack could not check SLACK_BOT_TOKEN right now (auth.test: {failed.code}); "
+        "try again shortly."
+    )
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> Iterable[bytes]:
@@ -93,27 +143,232 @@ def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> I
     return [data]
 
 
-def make_wsgi_app(services: Services, app: App) -> Callable[..., Iterable[bytes]]:
-    """The WSGI application: Slack's endpoint and a health check, nothing else."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
-    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+
+class SignatureGate:
+    """Slack's request signature, checked on the raw bytes before anything parses them.
+
+    Bolt checks it too, but only after decoding the body as UTF-8 and with a timestamp it
+    int()s unguarded (junk → 500 and a traceback), and it logs each failure with the whole
+    body. Here every malformed input is just "not signed": a reason code, no exception.
+    """
+
+    def __init__(self, signing_secret: str, *, max_age: float = SIGNATURE_MAX_AGE) -> None:
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.max_age = max_age
+
+    def reject_reason(
+        self, body: bytes, timestamp: str | None, signature: str | None
+    ) -> str | None:
+        """None when Slack signed this body; else a short, fixed reason code (safe to log)."""
+        if self._verifier is None:
+            return "no_signing_secret"
+        if not timestamp or not signature:
+            return "missing_headers"
+        if not _TIMESTAMP.fullmatch(timestamp):
+            return "bad_timestamp"
+        if abs(time.time() - int(timestamp)) > self.max_age:
+            return "stale_timestamp"
+        try:
+            body.decode("utf-8")  # SignatureVerifier decodes it; Slack only sends UTF-8
+        except UnicodeDecodeError:
+            return "not_utf8"
+        if not self._verifier.is_valid(body, timestamp, signature):
+            return "bad_signature"
+        return None
+
+
+class RateLimitedWarning:
+    """At most one log line per `every` seconds, counting the ones it held back.
+
+    A flood of junk requests must not become a flood of log lines (disk, log bills, and
+    the real errors scrolled away)."""
+
+    def __init__(self, logger: logging.Logger, every: float = REJECT_LOG_EVERY) -> None:
+        self.logger = logger
+        self.every = every
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+        self._held = 0
+
+    def __call__(self, msg: str, *args: object) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.every:
+                self._held += 1
+                return
+            held, self._held, self._last = self._held, 0, now
+        suffix = f" ({held} similar held back in the last {self.every:g} s)" if held else ""
+        self.logger.warning(msg + suffix, *args)
+
+
+class DatabaseHealth:
+    """Whether the database answers a trivial query now, for /health.
+
+    A dedicated one-connection engine (the app's pool may be busy or stuck; a health check
+    must not queue behind it) probed on a worker thread and waited for at most `timeout`,
+    so a black-holed server can't hang /health. The verdict is cached for `ttl` seconds and
+    only changes of state are logged. SQLite gets a fresh read-write (never create)
+    connection per probe: a pooled one would keep answering from a deleted file.
+    """
+
+    def __init__(
+        self, db: Database, *, ttl: float = HEALTH_CACHE_SECONDS, timeout: float = HEALTH_TIMEOUT
+    ) -> None:
+        self.ttl, self.timeout = ttl, timeout
+        self._engine, self._query = _probe_engine(db, timeout)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="paperbot-health")
+        self._lock = threading.Lock()
+        self._ok = True
+        self._checked = -float("inf")
+        self._probe: Future[None] | None = None
+
+    def ok(self) -> bool:
+        with self._lock:  # concurrent /health requests share one probe
+            now = time.monotonic()
+            if now - self._checked < self.ttl:
+                return self._ok
+            ok, why = self._run_probe()
+            self._checked = time.monotonic()
+            if ok != self._ok:
+                if ok:
+                    log.warning("database reachable again; /health answers 200")
+                else:
+                    log.error("database unreachable (%s); /health answers 503", why)
+            self._ok = ok
+            return ok
+
+    def _run_probe(self) -> tuple[bool, str]:
+        if self._probe is not None and not self._probe.done():
+            return False, "the previous check has not returned"
+        self._probe = self._pool.submit(self._select_one)
+        try:
+            self._probe.result(timeout=self.timeout)
+        except FutureTimeout:
+            return False, f"no answer within {self.timeout:g} s"
+        except OperationalError as exc:
+            return False, explain(exc)
+        except Exception as exc:
+            return False, type(exc).__name__
+        return True, ""
+
+    def _select_one(self) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(text(self._query))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._engine.dispose()
+
+
+def _probe_engine(db: Database, timeout: float) -> tuple[Engine, str]:
+    """An engine for health probes on `db`'s database, and the query to run on it."""
+    url = make_url(db.url)
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ":memory:"
+        if path == ":memory:":
+            return db.engine, "SELECT 1"
+
+        uri = Path(path).expanduser().resolve().as_uri() + "?mode=rw"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=timeout)
+
+        # Reads the file's first page: a missing, unreadable or corrupt file fails.
+        return create_engine("sqlite://", creator=connect, poolclass=NullPool), (
+            "SELECT count(*) FROM sqlite_master"
+        )
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = max(1, round(timeout))
+    engine = create_engine(
+        db.url, pool_size=1, max_overflow=0, pool_timeout=timeout, pool_pre_ping=False,
+        pool_recycle=300, connect_args=connect_args,
+    )
+    return engine, "SELECT 1"
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request body, or None when it is larger than MAX_BODY_BYTES."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return None
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    # waitress has already buffered the whole body (and refused one over its own limit);
+    # read one byte more than allowed so a server that did not can't slip a bigger one by.
+    body: bytes = stream.read(min(declared, MAX_BODY_BYTES + 1) if declared else MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+class PaperBotWSGI:
+    """The WSGI application: Slack's endpoint and a health check, nothing else."""
+
+    def __init__(self, services: Services, app: App) -> None:
+        self.services = services
+        self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
+        self.gate = SignatureGate(str(services.config.slack_signing_secret))
+        self.health = DatabaseHealth(services.db)
+        self.warn_rejected = RateLimitedWarning(log)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            try:
-                papers = services.search.size  # the warm index: no database round trip
-            except Exception as exc:
-                log.warning("health check failed: %s", type(exc).__name__)
-                return _json(start_response, "503 Service Unavailable", {"ok": False})
-            return _json(start_response, "200 OK", {"ok": True, "papers": papers})
+            return self._health(start_response)
         if path == EVENTS_PATH:
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"ok": False})
-            return slack(environ, start_response)
+            return self._slack(environ, start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
-    return wsgi
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        if not self.health.ok():
+            return _json(
+                start_response, "503 Service Unavailable", {"ok": False, "database": "unreachable"}
+            )
+        try:
+            papers = self.services.search.size  # the warm index: no database round trip
+        except Exception as exc:
+            log.warning("health check failed: %s", type(exc).__name__)
+            return _json(start_response, "503 Service Unavailable", {"ok": False})
+        return _json(start_response, "200 OK", {"ok": True, "papers": papers, "database": "ok"})
+
+    def _slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = _read_body(environ)
+        if body is None:
+            self.warn_rejected("refused a request over %d bytes on %s", MAX_BODY_BYTES, EVENTS_PATH)
+            return _json(start_response, "413 Request Entity Too Large",
+                         {"ok": False, "error": "too_large"})
+        reason = self.gate.reject_reason(
+            body,
+            environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+            environ.get("HTTP_X_SLACK_SIGNATURE"),
+        )
+        if reason is not None:
+            # The reason is one of our fixed codes; the body and headers are never logged.
+            self.warn_rejected(
+                "refused a request on %s not signed by Slack (%s, %d bytes)",
+                EVENTS_PATH, reason, len(body),
+            )
+            return _json(start_response, "401 Unauthorized",
+                         {"ok": False, "error": "invalid_signature"})
+        environ["wsgi.input"] = io.BytesIO(body)  # Bolt reads the bytes we already consumed
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.slack(environ, start_response)
+
+    def close(self) -> None:
+        self.health.close()
+
+
+def make_wsgi_app(services: Services, app: App) -> PaperBotWSGI:
+    """The WSGI application served by HttpServer (see PaperBotWSGI)."""
+    return PaperBotWSGI(services, app)
 
 
 class HttpServer:
@@ -129,8 +384,9 @@ class HttpServer:
         threads: int = HTTP_THREADS,
     ) -> None:
         self.app = app
+        self.wsgi = make_wsgi_app(services, app)
         self._server = create_server(
-            make_wsgi_app(services, app),
+            self.wsgi,
             host=host,
             port=port,
             threads=threads,
@@ -165,6 +421,7 @@ class HttpServer:
             # Everything closes from this thread, the loop's own (no cross-thread fd use).
             wasyncore.close_all(server._map)
             server.task_dispatcher.shutdown(timeout=5)
+            self.wsgi.close()
             self._stopped.set()
 
     def _busy(self) -> bool:
@@ -209,7 +466,7 @@ def serve(services: Services) -> None:
     check_credentials(config)
     log.info("warming the search index")
     services.search.warm()
-    client = make_client(config)
+    client = make_client(config.slack_bot_token, config.slack_api_url, retry_connections=True)
     app = build_app(services, client)
     scheduler = start_digest_scheduler(services, client)
     try:
@@ -239,7 +496,8 @@ def serve(services: Services) -> None:
 def _serve_socket_mode(app: App, config: Config) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    web_client = WebClient(base_url=config.slack_api_url, retry_handlers=app.client.retry_handlers)
+    # Only apps.connections.open (with the app-level token) goes through this client.
+    web_client = make_client(None, config.slack_api_url, retry_connections=True)
     handler = SocketModeHandler(app, app_token=str(config.slack_app_token), web_client=web_client)
     stopping: list[bool] = []
     _on_sigterm(lambda: stopping.append(True))

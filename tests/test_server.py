@@ -54,7 +54,8 @@ def test_unsigned_badly_signed_and_stale_requests_get_401(
 def test_health_and_unknown_paths(paperbot: Running) -> None:
     health = httpx.get(f"{paperbot.url}/health")
     assert health.status_code == 200
-    assert health.json() == {"ok": True, "papers": 549}
+    size = paperbot.services.search.size
+    assert health.json() == {"ok": True, "papers": size, "database": "ok"}
     assert httpx.get(f"{paperbot.url}/nope").status_code == 404
     assert httpx.get(f"{paperbot.url}/slack/events").status_code == 405
 
@@ -140,7 +141,8 @@ def test_paperbot_serve_answers_and_stops_on_sigterm_without_logging_the_token(
 ) -> None:
     port = _free_port()
     env = {
-        **paperbot_env, "PAPERBOT_SCHEDULER": "0", "SLACK_BOT_TOKEN": BOT_TOKEN,
+        **paperbot_env, "PAPERBOT_SCHEDULER": "0", "PAPERBOT_SEED": "1",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
         "PORT": str(port), "LOG_LEVEL": "DEBUG",
     }
@@ -149,7 +151,7 @@ def test_paperbot_serve_answers_and_stops_on_sigterm_without_logging_the_token(
         proc = subprocess.Popen([*PAPERBOT, "serve"], env=env, stderr=err, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        assert _wait_healthy(url, proc) == {"ok": True, "papers": 549}
+        assert _wait_healthy(url, proc) == {"ok": True, "papers": 549, "database": "ok"}
         from tests.fakes.slack_payloads import SlackSender
 
         sender = SlackSender(f"{url}/slack/events")
