@@ -19,8 +19,10 @@ from sqlalchemy.exc import OperationalError
 
 from bot.config import Config, ConfigError
 from bot.logging_setup import setup_logging
+from bot.search.engine import MAX_LIMIT
 from bot.services import Services
 from storage.db import DatabaseError, explain
+from storage.models import Paper
 
 log = logging.getLogger("paperbot")
 
@@ -29,8 +31,48 @@ class UsageError(Exception):
     """Bad input on the command line; printed without a traceback (exit 2)."""
 
 
-def paper_public_id(paper) -> str:  # type: ignore[no-untyped-def]
+def paper_public_id(paper: Paper) -> str:
+    """A stable id for scripts (JSON only): the arXiv id, else the internal title key."""
     return paper.arxiv_id or paper.key
+
+
+def _no_results_message(services: Services, query: str, args: argparse.Namespace) -> str:
+    """Why nothing was found: the words, or the --since/--until/--source filter that
+    excluded every paper the words match (so the user changes the right thing)."""
+    from bot.search.engine import QueryError
+
+    generic = f"No papers match {query!r}. Try fewer or different words."
+    filters = {"since": args.since, "until": args.until, "source": args.source}
+    if not any(v is not None for v in filters.values()):
+        return generic
+    if args.source is not None:
+        sources = services.sources()
+        if args.source not in sources:
+            here = ", ".join(sources) or "none: the database has no papers"
+            return f"No papers from source {args.source!r} (sources here: {here})."
+    try:
+        unfiltered = services.search.search(query, limit=1)
+    except QueryError:
+        return generic
+    if not unfiltered.total:
+        return generic
+    described = {
+        "since": f"published since {args.since}",
+        "until": f"published until {args.until}",
+        "source": f"from source {args.source!r}",
+    }
+    active = [name for name, value in filters.items() if value is not None]
+    # Name the filters that each exclude everything on their own; if none does, it is
+    # their combination.
+    alone = [
+        name for name in active
+        if not services.search.search(query, limit=1, **{name: filters[name]}).total
+    ] or active
+    return (
+        f"No papers match {query!r} {' and '.join(described[n] for n in alone)} "
+        f"({unfiltered.total} match without "
+        f"{'that filter' if len(alone) == 1 else 'those filters'})."
+    )
 
 
 def cmd_search(services: Services, args: argparse.Namespace) -> int:
@@ -51,6 +93,7 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
                 "title": p.title,
                 "score": round(score, 6),
                 "url": p.link,
+                "link": p.link,
                 "pdf_url": p.pdf_url,
                 "authors": p.authors,
                 "published": p.published.isoformat() if p.published else None,
@@ -62,12 +105,12 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     if not found.papers:
-        print(f"No papers match {query!r}. Try fewer or different words.")
+        print(_no_results_message(services, query, args))
         return 0
     for rank, (p, score) in enumerate(found.papers, 1):
         when = p.published.isoformat() if p.published else "—"
         print(f"{rank:>3}  {score:7.3f}  {p.title}")
-        print(f"     {when}  {paper_public_id(p)}  {p.url or ''}".rstrip())
+        print(f"     {when}  {p.link}")
     shown = len(found.papers)
     if found.page.total > shown:
         print(f"({shown} of {found.page.total} matching papers; use --limit for more)")
@@ -122,6 +165,17 @@ def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit(value: str) -> int:
+    """--limit, checked by the search subparser so its error names `paperbot search`."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}, got {value!r}")
+    return n
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -137,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="rank the stored papers against a query (BM25)")
     p.add_argument("query", nargs="+", help="words to search for")
-    p.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    p.add_argument(
+        "--limit", type=_limit, default=10, help=f"how many results, 1-{MAX_LIMIT} (default 10)"
+    )
     p.add_argument("--since", type=_date, help="only papers published on or after YYYY-MM-DD")
     p.add_argument("--until", type=_date, help="only papers published on or before YYYY-MM-DD")
     p.add_argument("--source", help="only papers from this source (sample, hf, arxiv, listing)")
@@ -170,8 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "limit", 1) is not None and getattr(args, "limit", 1) < 1:
-        parser.error("--limit must be at least 1")
     services: Services | None = None
     try:
         config = Config.from_env()
@@ -185,10 +239,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.server import check_credentials
 
             check_credentials(config)
-        # A new user's first search or serve finds the sample corpus; imports start clean.
+        # A new user's first search or serve finds the sample corpus (embedded database
+        # only, unless PAPERBOT_SEED says otherwise); imports start clean.
         seed = args.command in ("search", "serve", "digest") and config.seed_sample_corpus
         services = Services.create(config, seed=seed)
-        return args.func(services, args)
+        status = args.func(services, args)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        return status
+    except BrokenPipeError:
+        # The reader went away (`paperbot search --json x | head`): the Python docs' recipe,
+        # point stdout at devnull so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except UsageError as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 2

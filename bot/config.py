@@ -6,13 +6,26 @@ no Slack credentials (the CLI works; `paperbot serve` asks for them).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_HF_API_URL = "https://huggingface.co/api"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# URL schemes PaperBot can open: postgres(ql):// is mapped to psycopg 3 by storage.db.
+_DRIVERS = frozenset(
+    {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
+)
 
 
 class Secret(str):
@@ -42,7 +55,9 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1, hi: int =
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, hi: float = 86_400.0
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -50,9 +65,96 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    # float() also accepts "nan" and "inf", which would make every timer meaningless.
+    if not math.isfinite(value) or not 0 < value <= hi:
+        raise ConfigError(f"{name} must be a number of seconds between 0 and {hi:g}, got {raw!r}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool | None:
+    """True/False for the usual spellings, None when unset; anything else is a typo to report
+    (a silent "yes" for "flase" would run a scheduler or seed a database nobody asked for)."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}")
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) base URL; the error never repeats the value (it may carry credentials)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid URL (expected e.g. {default})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http:// or https:// URL with a host, e.g. {default}")
+    return raw
+
+
+def _hhmm(env: Mapping[str, str], name: str, default: str) -> str:
+    """A 24-hour HH:MM, normalised to two digits each ("7:30" -> "07:30")."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", raw)
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise ConfigError(f"{name} must be a 24-hour time HH:MM such as 09:00, got {raw!r}")
+    return f"{int(m[1]):02d}:{m[2]}"
+
+
+def _log_level(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip().upper()
+    if not raw:
+        return "INFO"
+    raw = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(raw, raw)
+    if raw not in LOG_LEVELS:
+        raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return raw
+
+
+def _database_url(env: Mapping[str, str], name: str) -> str | None:
+    """The configured URL, checked now so a typo fails at start-up with the variable's name
+    rather than deep inside SQLAlchemy (the message never repeats it: it may hold a password)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        url = make_url(raw)
+        backend = url.get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"{name} is not a database URL (expected e.g. sqlite:///path/to/paperbot.db "
+            "or postgresql://user@host/dbname)"
+        ) from None
+    if backend == "postgres":  # the Heroku spelling, mapped to postgresql+psycopg by storage
+        backend = "postgresql"
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"{name} uses the unsupported backend {backend!r}; PaperBot runs on sqlite:///… "
+            "or postgresql://…"
+        )
+    if url.drivername not in _DRIVERS:
+        raise ConfigError(
+            f"{name} asks for the driver {url.drivername!r}, which PaperBot does not ship; use "
+            "sqlite:///… or postgresql://… (PaperBot connects with psycopg 3)"
+        )
+    return raw
+
+
+def _token(env: Mapping[str, str], name: str, prefix: str) -> Secret:
+    """A Slack token; a wrong kind (e.g. a user token for the bot token) is named, not shown."""
+    raw = env.get(name, "").strip()
+    if raw and not raw.startswith(prefix):
+        raise ConfigError(f"{name} must be a Slack token starting with {prefix}")
+    return Secret(raw)
 
 
 class ConfigError(ValueError):
@@ -61,9 +163,14 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
+    """Every setting, validated: `from_env` raises ConfigError naming the bad variable."""
+
     home: Path
     database_url: str
     index_dir: Path
+    # True when DATABASE_URL is unset and the SQLite file under `home` is used: only that
+    # database is a personal sandbox that may be filled with the sample corpus by itself.
+    embedded_database: bool = True
     slack_bot_token: Secret = field(default=Secret(""), repr=False)
     slack_signing_secret: Secret = field(default=Secret(""), repr=False)
     slack_app_token: Secret = field(default=Secret(""), repr=False)
@@ -76,6 +183,8 @@ class Config:
     digest_lease_seconds: float = 300.0
     digest_interval_seconds: float = 300.0
     run_scheduler: bool = True
+    # Load the sample corpus into an empty database: PAPERBOT_SEED when set, else only for
+    # the embedded database (a configured one that is empty is reported, never filled).
     seed_sample_corpus: bool = True
     log_level: str = "INFO"
     db_busy_timeout_ms: int = 15_000
@@ -84,29 +193,34 @@ class Config:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         home = default_home(env)
-        database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{home / 'paperbot.db'}"
+        configured_url = _database_url(env, "DATABASE_URL")
+        database_url = configured_url or f"sqlite:///{home / 'paperbot.db'}"
         index_dir = Path(env["PAPERBOT_INDEX_DIR"]).expanduser() if env.get(
             "PAPERBOT_INDEX_DIR"
         ) else home / "index"
+        seed = _bool(env, "PAPERBOT_SEED")
+        scheduler = _bool(env, "PAPERBOT_SCHEDULER")
+        slack_api_url = _http_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL)
         return cls(
             home=home,
             database_url=database_url,
             index_dir=index_dir,
-            slack_bot_token=Secret(env.get("SLACK_BOT_TOKEN", "").strip()),
+            embedded_database=configured_url is None,
+            slack_bot_token=_token(env, "SLACK_BOT_TOKEN", "xoxb-"),
             slack_signing_secret=Secret(env.get("SLACK_SIGNING_SECRET", "").strip()),
-            slack_app_token=Secret(env.get("SLACK_APP_TOKEN", "").strip()),
-            slack_api_url=env.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL,
-            hf_api_url=(env.get("HF_API_URL", "").strip() or DEFAULT_HF_API_URL).rstrip("/"),
+            slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-"),
+            # The Slack SDK joins method names onto the base: without the slash,
+            # ".../api" + "chat.postMessage" would call ".../apichat.postMessage".
+            slack_api_url=slack_api_url.rstrip("/") + "/",
+            hf_api_url=_http_url(env, "HF_API_URL", DEFAULT_HF_API_URL).rstrip("/"),
             port=_int(env, "PORT", 3000, 1, 65535),
             results_per_page=_int(env, "PAPERBOT_RESULTS", 5, 1, 20),
             digest_size=_int(env, "PAPERBOT_DIGEST_SIZE", 5, 1, 20),
-            digest_default_time=env.get("PAPERBOT_DIGEST_TIME", "").strip() or "09:00",
+            digest_default_time=_hhmm(env, "PAPERBOT_DIGEST_TIME", "09:00"),
             digest_lease_seconds=_seconds(env, "PAPERBOT_DIGEST_LEASE", 300.0),
             digest_interval_seconds=_seconds(env, "PAPERBOT_DIGEST_INTERVAL", 300.0),
-            run_scheduler=env.get("PAPERBOT_SCHEDULER", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
-            seed_sample_corpus=env.get("PAPERBOT_SEED", "1").strip().lower()
-            not in ("0", "false", "no", "off"),
-            log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            run_scheduler=True if scheduler is None else scheduler,
+            seed_sample_corpus=configured_url is None if seed is None else seed,
+            log_level=_log_level(env, "LOG_LEVEL"),
             db_busy_timeout_ms=_int(env, "PAPERBOT_DB_BUSY_TIMEOUT_MS", 15_000, 0, 600_000),
         )

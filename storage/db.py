@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -105,20 +105,28 @@ class Database:
         finally:
             session.close()
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration (safe when replicas start together)."""
+    def migrate(self) -> bool:
+        """Bring the schema to the newest migration (safe when replicas start together).
+
+        Returns True when the database had no PaperBot schema before this call, i.e. it was
+        created just now: callers decide whether that is expected (the embedded default) or
+        a sign of a wrong or lost DATABASE_URL.
+        """
         with self._migrate_lock:
             if self._migrated:
-                return
+                return False
             from storage.migrate import upgrade_to_head
 
             try:
+                with self.engine.connect() as conn:
+                    created = not inspect(conn).has_table("papers")
                 upgrade_to_head(self)
             except OperationalError as exc:
                 raise DatabaseError(
                     f"cannot open the database at {self.safe_url}: {explain(exc)}"
                 ) from None
             self._migrated = True
+            return created
 
     def instance_id(self) -> str:
         """A random id minted with the schema: tells persisted indexes which database they fit."""

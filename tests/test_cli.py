@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import PAPERBOT
+from bot.cli import main
+from tests.conftest import PAPERBOT, make_cli_env
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PAPERBOT, *args], env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture
+def paperbot_env(paperbot_env: dict[str, str]) -> dict[str, str]:
+    """A configured DATABASE_URL is never seeded by itself: these tests opt in, as a demo would."""
+    return {**paperbot_env, "PAPERBOT_SEED": "1"}
 
 
 def test_first_search_on_a_new_database_ranks_the_bundled_corpus(
@@ -63,3 +71,102 @@ def test_no_match_is_a_friendly_message(paperbot_env: dict[str, str]) -> None:
 def test_bad_limit_is_a_usage_error(paperbot_env: dict[str, str]) -> None:
     proc = run(paperbot_env, "search", "diffusion", "--limit", "0")
     assert proc.returncode == 2 and "--limit" in proc.stderr
+
+
+# --- the embedded default's sample corpus stays out of configured databases ---------------
+
+
+def test_configured_database_that_is_gone_is_created_empty_and_said_loudly(
+    tmp_path: Path,
+) -> None:
+    """A restart after the DATABASE_URL's SQLite file was deleted: no sample papers appear in
+    what is meant to be the team's library, and stderr says an empty database was created."""
+    path = tmp_path / "prod" / "papers.db"
+    env = make_cli_env(f"sqlite:///{path}", tmp_path)
+    proc = run(env, "search", "diffusion")
+    assert proc.returncode == 0, proc.stderr
+    assert "No papers match 'diffusion'" in proc.stdout
+    assert "EMPTY database" in proc.stderr and str(path) in proc.stderr, proc.stderr
+    again = run(env, "search", "diffusion")  # the next start finds it, and says nothing
+    assert "No papers match" in again.stdout and again.stderr == ""
+
+
+def test_embedded_default_is_seeded_with_the_sample_corpus(tmp_path: Path) -> None:
+    env = make_cli_env("", tmp_path)
+    del env["DATABASE_URL"]
+    proc = run(env, "search", "diffusion", "caching")
+    assert proc.returncode == 0, proc.stderr
+    assert re.match(r"\s*1\s+\d+\.\d{3}\s+\S", proc.stdout), proc.stdout
+    assert "sample corpus (549 papers)" in proc.stderr
+    assert (tmp_path / "home" / "paperbot.db").exists()
+
+
+def test_seed_can_be_refused_for_the_embedded_default(tmp_path: Path) -> None:
+    env = {**make_cli_env("", tmp_path), "PAPERBOT_SEED": "0"}
+    del env["DATABASE_URL"]
+    proc = run(env, "search", "diffusion")
+    assert "No papers match" in proc.stdout and proc.stderr == ""
+
+
+# --- CLI defects: broken pipes, empty filtered results, --limit, links --------------------
+
+
+def test_closed_pipe_exits_quietly(paperbot_env: dict[str, str]) -> None:
+    """`paperbot search --json x | head -c 10`: the reader is gone before we write."""
+    proc = subprocess.Popen(
+        [*PAPERBOT, "search", "--json", "--limit", "100", "diffusion"],
+        env=paperbot_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the only reader: every write from now on gets EPIPE
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert "Exception ignored" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--since", "2030-01-01"], "No papers match 'diffusion' published since 2030-01-01 ("),
+        (["--until", "1999-12-31"], "No papers match 'diffusion' published until 1999-12-31 ("),
+        (["--source", "foo"], "No papers from source 'foo' (sources here: sample)."),
+        (
+            ["--source", "sample", "--until", "1999-12-31"],
+            "No papers match 'diffusion' published until 1999-12-31 (",
+        ),
+    ],
+    ids=["since", "until", "unknown-source", "date-not-source"],
+)
+def test_a_filter_that_excludes_everything_is_named(
+    paperbot_env: dict[str, str], flags: list[str], expected: str
+) -> None:
+    proc = run(paperbot_env, "search", "diffusion", *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout, proc.stdout
+    assert "Try fewer" not in proc.stdout
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "ten"])
+def test_limit_out_of_range_names_the_search_command(
+    limit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "diffusion", "--limit", limit])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "paperbot search: error: argument --limit: must be between 1 and 100" in err, err
+    assert "usage: paperbot search" in err and "COMMAND" not in err
+
+
+def test_human_output_links_papers_and_hides_internal_keys(paperbot_env: dict[str, str]) -> None:
+    proc = run(paperbot_env, "search", "diffusion", "caching", "--limit", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "title:" not in proc.stdout
+    links = re.findall(r"^\s+\S+\s+(https://\S+)$", proc.stdout, re.M)
+    assert len(links) == 3 and all("huggingface.co/papers?q=" in u for u in links), proc.stdout
+    rows = json.loads(run(paperbot_env, "search", "diffusion", "caching", "--json").stdout)
+    assert all(r["id"] and r["link"].startswith("https://") for r in rows)
+
