@@ -172,3 +172,46 @@ def test_concurrent_writers_get_distinct_ordered_revs(db: Database) -> None:
         revs = s.scalars(select(Paper.rev)).all()
         assert len(revs) == 20 and len(set(revs)) == 20
         assert s.scalar(select(func.max(Paper.rev))) == 20
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"title": "Nul\x00 title"}, "title contains a NUL character"),
+        ({"abstract": "Lone \ud800 surrogate"}, "abstract contains an unpaired surrogate"),
+        ({"title": "t" * 1001}, "title is 1,001 characters long .at most 1,000."),
+        ({"abstract": "a" * 50_001}, "abstract is 50,001 characters long"),
+        ({"authors": ("ok", "bad\x00")}, r"authors\[1\] contains a NUL"),
+        ({"authors": ("n",) * 10_001}, "authors lists 10,001 names"),
+        ({"authors": ("n" * 1001,)}, r"authors\[0\] is 1,001 characters"),
+        ({"url": "https://x.org/" + "u" * 2048}, "url is 2,062 characters"),
+        ({"categories": "cs.LG\x00"}, "categories contains a NUL"),
+        ({"upvotes": 2**31}, "upvotes must be between 0 and 2,147,483,647"),
+        ({"upvotes": -1}, "upvotes must be between 0"),
+        ({"upvotes": True}, "upvotes must be a whole number"),
+        ({"published": date(1, 1, 1)}, "published date 0001-01-01 is outside"),
+        ({"published": date(9999, 12, 31)}, "published date 9999-12-31 is outside"),
+    ],
+)
+def test_record_refuses_what_the_database_would_refuse(
+    fields: dict[str, object], message: str
+) -> None:
+    """Checked when the record is made, so an import refuses the line before any write."""
+    kw: dict[str, object] = {"title": "A title", "abstract": "An abstract.", **fields}
+    with pytest.raises(ValueError, match=message):
+        PaperRecord(source="test", **kw)  # type: ignore[arg-type]
+
+
+def test_record_turns_control_characters_into_spaces_and_keeps_limits_inclusive() -> None:
+    r = rec("Bell\x07and\x1bescape\x7f", "tab\there\x0bvt \x85next", authors=("A.\x01 B",))
+    assert (r.title, r.abstract, r.authors) == ("Bell and escape", "tab here vt next", ("A. B",))
+    assert title_key(r.title) == title_key("bell and escape")
+    edge = rec("t" * 1000, "a" * 50_000, upvotes=2**31 - 1, published=date(1900, 1, 1))
+    assert len(edge.title) == 1000 and edge.upvotes == 2**31 - 1
+
+
+def test_overlong_old_style_arxiv_id_is_not_an_id() -> None:
+    """papers.arxiv_id is VARCHAR(40): a longer 'archive/1234567' would fail on PostgreSQL."""
+    assert normalize_arxiv_id("a" * 32 + "/1234567") == "a" * 32 + "/1234567"
+    assert normalize_arxiv_id("a" * 34 + "/1234567") is None
+
