@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from bot.cli import main
 from storage.db import Database, redact_url
 from storage.papers import PaperRecord, upsert_papers
-from tests.conftest import PAPERBOT, make_cli_env
+from tests.conftest import PAPERBOT, PG_URL, make_cli_env
 
 
 def test_migrate_is_idempotent_and_creates_the_schema(db_url: str) -> None:
     db = Database(db_url)
-    db.migrate()
-    Database(db_url).migrate()  # a second process starting later
+    assert db.migrate() is True  # it created the schema (Services warns about that)
+    assert Database(db_url).migrate() is False  # a second process starting later
     tables = set(inspect(db.engine).get_table_names())
     assert {"papers", "meta", "alembic_version"} <= tables
     assert db.instance_id() == Database(db_url).instance_id()
@@ -79,3 +84,48 @@ def test_cli_reports_a_locked_database_without_traceback(tmp_path: Path) -> None
     assert "Traceback" not in proc.stderr
     assert "locked" in proc.stderr
     assert "try again" in proc.stderr or "Rerunning the import" in proc.stderr
+
+
+@pytest.fixture
+def plain_postgres_url(postgres_admin: Database) -> Iterator[str]:
+    """A `postgresql://` URL (no +psycopg, with a password trust auth ignores) whose
+    search_path is a fresh schema, dropped afterwards. Skips with the reason when
+    PostgreSQL does not answer (see conftest)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    u = make_url(PG_URL).set(drivername="postgresql", password="hunter2pw")
+    base = u.render_as_string(hide_password=False)
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with postgres_admin.engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_plain_postgresql_url_works_and_a_new_database_is_announced_redacted(
+    plain_postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`DATABASE_URL=postgresql://… paperbot search` with the plain install (psycopg 3)."""
+    for name, value in make_cli_env(plain_postgres_url, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    monkeypatch.delenv("PAPERBOT_SEED", raising=False)
+
+    assert main(["search", "diffusion", "caching"]) == 0
+    out = capsys.readouterr()
+    assert "No papers match" in out.out  # a configured database is not seeded...
+    assert "EMPTY database at postgresql+psycopg://postgres:***@" in out.err  # ...but announced
+    assert "hunter2pw" not in out.err
+
+    monkeypatch.setenv("PAPERBOT_SEED", "1")
+    assert main(["search", "diffusion", "caching", "--limit", "3"]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert len(lines) == 7 and "cach" in lines[0].lower(), out.out  # 3 papers + "3 of N" line
+    assert "hunter2pw" not in out.err
