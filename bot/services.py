@@ -81,7 +81,5 @@ class Services:
     def close(self) -> None:
         """Stop the search engine's background work, then release database connections
         (in that order: a refresher mid-query needs its connection)."""
-        close_search = getattr(self.search, "close", None)  # SearchEngine.close() is new
-        if close_search is not None:
-            close_search()
+        self.search.close()
         self.db.dispose()

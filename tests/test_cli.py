@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,17 @@ def test_human_output_links_papers_and_hides_internal_keys(paperbot_env: dict[st
     rows = json.loads(run(paperbot_env, "search", "diffusion", "caching", "--json").stdout)
     assert all(r["id"] and r["link"].startswith("https://") for r in rows)
 
+
+
+def test_search_leaves_no_background_threads_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Services.close() stops the search engine's refresher, not just the database."""
+    env = {**make_cli_env(f"sqlite:///{tmp_path / 'p.db'}", tmp_path), "PAPERBOT_SEED": "1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    assert main(["search", "diffusion", "caching"]) == 0
+    assert "cach" in capsys.readouterr().out.lower()
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("search-")]
+    assert alive == []
