@@ -3,9 +3,12 @@ in-memory index in step with the database.
 
 The database is the source of truth. Every paper change bumps its `rev` (writers serialize, so
 revs commit in order), which lets the engine follow changes made by any process with
-`rev > last_seen`: `refresh()` applies them right away (the importer calls it after writing),
-and `search()` also checks `max_rev` at most once per `refresh_interval` seconds, so papers
-written by another replica show up within about a second.
+`rev > last_seen`. Once the index is loaded, one background thread per engine looks at
+`max(rev)` every `refresh_interval` seconds (1 s by default) and applies what changed, so
+papers written by another replica show up within about a second; searches never wait for
+a catch-up, they rank against the current in-memory snapshot. `refresh()` applies changes
+right away, synchronously (the importer and the digest call it after writing). `close()`
+stops the thread.
 
 Scores are exactly rank_bm25's BM25Okapi, quirks included: in a tiny library a word found
 in half of the papers has idf 0 (no hits for it alone), and words in more than half get
@@ -16,15 +19,12 @@ need a rev-bumping tombstone for other replicas to see (the index already suppor
 
 from __future__ import annotations
 
-import itertools
 import logging
-import multiprocessing
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import weakref
+from collections.abc import Iterable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
@@ -32,20 +32,30 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.search import persist, segments
+from bot.search import persist, workers
+from bot.search.documents import TITLE_WEIGHT, paper_tokens, row_doc
 from bot.search.index import BM25Index, prewarm
 from bot.search.persist import StaleIndex
-from bot.search.segments import Doc, Encoded, encode
-from bot.search.tokenizer import tokenize
+from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
 from storage import papers
 from storage.db import Database
 
+__all__ = [
+    "TITLE_WEIGHT",
+    "Hit",
+    "QueryError",
+    "SearchEngine",
+    "SearchPage",
+    "paper_tokens",
+    "query_tokens",
+]
+
 log = logging.getLogger(__name__)
 
-TITLE_WEIGHT = 2  # title tokens are repeated this many times in a paper's BM25 token list
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 100
 REFRESH_INTERVAL = 1.0
+MIN_REFRESH_INTERVAL = 0.01  # the background refresher never spins faster than this
 SAVE_EVERY = 500  # papers applied since the last save that trigger a background save
 # Full builds of at least this many papers tokenize in BUILD_WORKERS worker processes
 # (tokenizing is most of a build); smaller ones, and machines with one core, stay in-process.
@@ -69,46 +79,14 @@ class Hit:
 @dataclass(frozen=True)
 class SearchPage:
     query: str
-    terms: tuple[str, ...]  # distinct query tokens, for highlighting (see tokenize.token_spans)
+    terms: tuple[str, ...]  # distinct query tokens, for highlighting (see tokenizer.token_spans)
     hits: tuple[Hit, ...]
     total: int  # documents with score > 0 that match the filters
     offset: int
     limit: int
 
 
-def paper_tokens(title: str, abstract: str) -> list[str]:
-    """A paper's BM25 token list: the title counts TITLE_WEIGHT times, then the abstract."""
-    return tokenize(title) * TITLE_WEIGHT + tokenize(abstract or "")
-
-
-def row_doc(row: papers.IndexRow) -> Doc:
-    return Doc(row.id, paper_tokens(row.title, row.abstract), row.published, row.source)
-
-
-def encode_rows(rows: list[tuple[int, str, str, date | None, str]]) -> Encoded:
-    """Worker side of a parallel build: tokenize and encode a batch of papers."""
-    return encode([Doc(i, paper_tokens(t, a), p, src) for i, t, a, p, src in rows])
-
-
-def _encoded_in_workers(
-    rows: Iterable[papers.IndexRow], pool: ProcessPoolExecutor, workers: int
-) -> Iterator[Encoded]:
-    """Batches of `rows` encoded by the pool, in order; a few batches in flight at most."""
-    pending: deque[Future[Encoded]] = deque()
-    it = iter(rows)
-    while batch := [
-        (r.id, r.title, r.abstract, r.published, r.source)
-        for r in itertools.islice(it, segments.BUILD_BATCH)
-    ]:
-        pending.append(pool.submit(encode_rows, batch))
-        del batch
-        if len(pending) > workers:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
-def query_tokens(query: str) -> list[str]:
+def query_tokens(query: str, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> list[str]:
     """The tokens of a user query, or QueryError with a message saying what to change."""
     q = " ".join(query.split())
     if not q:
@@ -118,13 +96,42 @@ def query_tokens(query: str) -> list[str]:
             f"That query is {len(q):,} characters long; the limit is {MAX_QUERY_CHARS}. "
             "A few distinctive keywords work best."
         )
-    tokens = tokenize(q)
+    tokens = tokenizer.tokenize(q)
     if not tokens:
         raise QueryError(
             f"“{q}” has only very common words (like “the” or “of”), which search ignores. "
             "Add a more specific word."
         )
     return tokens
+
+
+def _refresh_loop(
+    ref: weakref.ReferenceType[SearchEngine], stop: threading.Event, interval: float
+) -> None:
+    """The background refresher: catch up every `interval` seconds until stopped.
+
+    It holds the engine only weakly between looks, so an engine dropped without close()
+    is still garbage-collected and its thread ends.
+    """
+    failing = False
+    while not stop.wait(interval):
+        engine = ref()
+        if engine is None:
+            return
+        try:
+            engine._background_catch_up()
+            if failing:
+                log.info("search index caught up with the database again")
+            failing = False
+        except SQLAlchemyError as exc:
+            # Keep serving what we have; say so once, not every second.
+            (log.debug if failing else log.warning)(
+                "search index could not catch up with the database: %s", exc
+            )
+            failing = True
+        except Exception:
+            log.exception("search index catch-up failed")
+        del engine
 
 
 class SearchEngine:
@@ -135,22 +142,40 @@ class SearchEngine:
         db: Database,
         index_dir: Path | None = None,
         *,
-        refresh_interval: float = REFRESH_INTERVAL,
+        refresh_interval: float | None = REFRESH_INTERVAL,
+        tokenizer: Tokenizer | None = None,
+        parallel_min_papers: int | None = None,
+        build_workers: int | None = None,
     ) -> None:
+        """`refresh_interval`: seconds between background looks at the database (None: no
+        background refresher, only explicit refresh()). `parallel_min_papers` and
+        `build_workers` override PARALLEL_MIN_PAPERS and BUILD_WORKERS for this engine."""
         self._db = db
         self._index_dir = Path(index_dir) if index_dir is not None else None
-        self._refresh_interval = refresh_interval
+        self._refresh_interval = (
+            None if refresh_interval is None else max(refresh_interval, MIN_REFRESH_INTERVAL)
+        )
+        self._tokenizer = tokenizer or DEFAULT_TOKENIZER
+        self._parallel_min_papers = parallel_min_papers
+        self._build_workers = build_workers
         self._lock = threading.RLock()  # held while building or applying changes
         self._index: BM25Index | None = None
         self._last_rev = 0
-        self._last_check = 0.0
         self._instance_id: str | None = None
         self._unsaved = 0  # papers applied since the index was last saved
+        self._saved_rev: int | None = None  # rev of the index last saved or loaded
+        self._saves = 0
         self._save_lock = threading.Lock()  # one writer of index_dir per engine
         self._saver: threading.Thread | None = None
         self._prewarmer: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
 
     # ----- public API ---------------------------------------------------------------------
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self._tokenizer
 
     def search(
         self,
@@ -162,8 +187,11 @@ class SearchEngine:
         until: date | None = None,
         source: str | None = None,
     ) -> SearchPage:
-        """One page of hits (score > 0), best first, ties by paper id."""
-        tokens = query_tokens(query)
+        """One page of hits (score > 0), best first, ties by paper id.
+
+        Ranks against the current snapshot: never waits for a catch-up (the background
+        refresher applies other processes' writes)."""
+        tokens = query_tokens(query, self._tokenizer)
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"Ask for between 1 and {MAX_LIMIT} results at a time.")
         if offset < 0:
@@ -171,7 +199,6 @@ class SearchEngine:
         if since and until and since > until:
             raise QueryError(f"The start date {since} is after the end date {until}.")
         index = self._ready()
-        self._maybe_refresh()
         total, ids, scores = index.top(
             tokens, offset + limit, since=since, until=until, source=source
         )
@@ -189,8 +216,9 @@ class SearchEngine:
         )
 
     def refresh(self) -> int:
-        """Apply papers changed in the database since the last look; returns how many were
-        (re)indexed (rows whose indexed text and filter fields did not change are skipped)."""
+        """Apply papers changed in the database since the last look, now; returns how many
+        were (re)indexed (rows whose indexed text and filter fields did not change are
+        skipped). Database errors are raised (the background refresher only logs them)."""
         with self._lock:
             if self._index is None:
                 return self._load_or_build()
@@ -214,10 +242,43 @@ class SearchEngine:
                 db_instance_id=self._db_instance_id(),
                 rev=rev,
                 title_weight=TITLE_WEIGHT,
+                tokenizer_version=self._tokenizer.version,
             )
         with self._lock:
             self._unsaved -= unsaved
+            self._saved_rev = max(self._saved_rev or 0, rev)
+            self._saves += 1
         return True
+
+    def ensure_saved(self) -> bool:
+        """Make the saved index in index_dir current with the database; True if it wrote one.
+
+        For the importer: an import killed during the index build leaves no saved index, and
+        rerunning it finds every paper unchanged, so nothing else would rebuild it before the
+        first search. A current saved index is recognized from its manifest alone (nothing
+        is loaded); a missing or unfit one is rebuilt, a stale one loaded and caught up.
+        """
+        if self._index_dir is None:
+            return False
+        with self._lock:
+            saves = self._saves
+            if self._index is None:
+                if self._saved_index_is_current():
+                    return False
+                self._load_or_build()  # a build saves itself
+            else:
+                self._catch_up()
+            if self._unsaved or self._saved_rev != self._last_rev or not self._manifest_exists():
+                self.save()
+            return self._saves > saves
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the background refresher and wait (up to `timeout` s each) for it and for a
+        background save in flight. Searches and explicit refresh() keep working."""
+        self._stop.set()
+        for thread in (self._refresher, self._saver, self._prewarmer):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)
 
     @property
     def unsaved(self) -> int:
@@ -244,50 +305,83 @@ class SearchEngine:
         assert index is not None
         return index
 
-    def _maybe_refresh(self) -> None:
-        """Catch up with other processes' writes, at most once per refresh_interval."""
-        if time.monotonic() - self._last_check < self._refresh_interval:
+    def _start_refresher(self) -> None:
+        """Start the background refresher once the index exists (called under the lock)."""
+        if self._refresh_interval is None or self._stop.is_set():
             return
-        if not self._lock.acquire(blocking=False):
-            return  # another thread is refreshing; search the current snapshot
-        try:
-            if time.monotonic() - self._last_check >= self._refresh_interval:
-                try:
-                    self._catch_up()
-                except SQLAlchemyError as exc:
-                    # Serve what we have; the next look is throttled like a successful one.
-                    self._last_check = time.monotonic()
-                    log.warning("search index could not catch up with the database: %s", exc)
-        finally:
-            self._lock.release()
+        if self._refresher is not None and self._refresher.is_alive():
+            return
+        self._refresher = threading.Thread(
+            target=_refresh_loop,
+            args=(weakref.ref(self), self._stop, self._refresh_interval),
+            name="search-refresh",
+            daemon=True,
+        )
+        self._refresher.start()
+
+    def _background_catch_up(self) -> None:
+        """One look of the background refresher (a no-op until the index exists)."""
+        with self._lock:
+            if self._index is not None and not self._stop.is_set():
+                self._catch_up()
 
     def _db_instance_id(self) -> str:
         if self._instance_id is None:
             self._instance_id = self._db.instance_id()
         return self._instance_id
 
+    def _manifest_exists(self) -> bool:
+        return self._index_dir is not None and (self._index_dir / persist.MANIFEST).exists()
+
+    def _saved_index_is_current(self) -> bool:
+        """Whether index_dir holds an index that fits and is at the database's rev (cheap:
+        the manifest and the data file's size only; load() checks everything else)."""
+        assert self._index_dir is not None
+        try:
+            m = persist.read_manifest(self._index_dir)
+            data = self._index_dir / Path(m.data_file).name
+            fits = (
+                m.format == persist.FORMAT
+                and m.tokenizer_version == self._tokenizer.version
+                and m.title_weight == TITLE_WEIGHT
+                and m.db_instance_id == self._db_instance_id()
+                and data.stat().st_size == m.size
+            )
+        except (StaleIndex, OSError):
+            return False
+        if not fits:
+            return False
+        with self._db.session() as s:
+            return m.rev == papers.max_rev(s) and m.n_docs == papers.count_papers(s)
+
     def _load_or_build(self) -> int:
         """Load the saved index if it provably fits the database; otherwise rebuild + save."""
+        n = None
         if self._index_dir is not None:
             try:
-                return self._load()
+                n = self._load()
             except StaleIndex as exc:
                 log.info("search index in %s not used: %s; rebuilding", self._index_dir, exc)
-        n = self._build()
-        assert self._index is not None
-        prewarm(self._index)
-        if self._index_dir is not None:
-            try:
-                self.save()
-            except OSError as exc:
-                log.warning("could not save the search index to %s: %s", self._index_dir, exc)
+        if n is None:
+            n = self._build()
+            assert self._index is not None
+            prewarm(self._index)
+            if self._index_dir is not None:
+                try:
+                    self.save()
+                except OSError as exc:
+                    log.warning("could not save the search index to %s: %s", self._index_dir, exc)
+        self._start_refresher()
         return n
 
     def _load(self) -> int:
         assert self._index_dir is not None
         started = time.perf_counter()
         index, manifest = persist.load(
-            self._index_dir, db_instance_id=self._db_instance_id(), title_weight=TITLE_WEIGHT
+            self._index_dir,
+            db_instance_id=self._db_instance_id(),
+            title_weight=TITLE_WEIGHT,
+            tokenizer_version=self._tokenizer.version,
         )
         with self._db.session() as s:
             db_rev, count_before = papers.max_rev(s), papers.count_papers(s)
@@ -299,6 +393,7 @@ class SearchEngine:
                 "(rebuilding beats catching up)"
             )
         self._index, self._last_rev, self._unsaved = index, manifest.rev, 0
+        self._saved_rev = manifest.rev
         try:
             n = self._catch_up()
             # Papers are never deleted, so a fitting index holds at least every paper counted
@@ -311,7 +406,7 @@ class SearchEngine:
                 if len(index) > count_after:
                     raise StaleIndex(f"holds {len(index)} papers, the database {count_after}")
         except BaseException:
-            self._index, self._last_rev, self._unsaved = None, 0, 0
+            self._index, self._last_rev, self._unsaved, self._saved_rev = None, 0, 0, None
             raise
         prewarm(index)
         log.info(
@@ -351,38 +446,41 @@ class SearchEngine:
     def _build(self) -> int:
         started = time.perf_counter()
         index = BM25Index()
-        workers = min(BUILD_WORKERS, os.cpu_count() or 1)
+        n_workers = min(
+            BUILD_WORKERS if self._build_workers is None else self._build_workers,
+            os.cpu_count() or 1,
+        )
+        threshold = (
+            PARALLEL_MIN_PAPERS if self._parallel_min_papers is None else self._parallel_min_papers
+        )
         with self._db.session() as s:
             # Read max_rev first: anything committed later has a higher rev and is re-read
             # by the next catch-up (replacing a paper is idempotent).
             rev = papers.max_rev(s)
             n = None
-            if workers > 1 and papers.count_papers(s) >= PARALLEL_MIN_PAPERS:
-                n = self._build_in_workers(index, papers.iter_index_rows(s, 0), workers)
+            if n_workers > 1 and papers.count_papers(s) >= threshold:
+                n = self._build_in_workers(index, papers.iter_index_rows(s, 0), n_workers)
             if n is None:
-                n = index.build(row_doc(r) for r in papers.iter_index_rows(s, 0))
-        self._index, self._last_rev, self._last_check = index, rev, time.monotonic()
+                n = index.build(row_doc(r, self._tokenizer) for r in papers.iter_index_rows(s, 0))
+        self._index, self._last_rev = index, rev
         self._unsaved = n
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
 
-    @staticmethod
     def _build_in_workers(
-        index: BM25Index, rows: Iterable[papers.IndexRow], workers: int
+        self, index: BM25Index, rows: Iterable[papers.IndexRow], n_workers: int
     ) -> int | None:
         """Build with tokenizing in worker processes; None if they could not run.
 
-        Workers come from a fork server (a clean single-threaded process), never by forking
-        this one, which may be a threaded server. Term ids are still assigned here, in order.
-        As with any multiprocessing start method but fork, the fork server imports the main
-        module: a script that builds must do so under `if __name__ == "__main__"` (the
-        `paperbot` command and `python -m` entry points do); if the workers die, the build
-        falls back to this process.
+        Workers are spawned (never forked from this process, which may be a threaded server)
+        and die with it (see workers). Term ids are still assigned here, in order. As with
+        any multiprocessing start method but fork, workers import the main module: a script
+        that builds must do so under `if __name__ == "__main__"` (the `paperbot` command and
+        `python -m` entry points do); if the workers die, the build falls back to this process.
         """
         try:
-            ctx = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                return index.build_encoded(_encoded_in_workers(rows, pool, workers))
+            with workers.pool(n_workers, self._tokenizer) as pool:
+                return index.build_encoded(workers.encoded_in_workers(rows, pool, n_workers))
         except (BrokenProcessPool, OSError) as exc:
             log.warning(
                 "building the search index in worker processes failed (%s); "
@@ -397,12 +495,12 @@ class SearchEngine:
             rows: Iterable[papers.IndexRow] = []
             if papers.max_rev(s) > self._last_rev:
                 rows = list(papers.iter_index_rows(s, self._last_rev))
-        self._last_check = time.monotonic()
         if not rows:
             return 0
-        n = self._index.apply(row_doc(r) for r in rows)
+        n = self._index.apply(row_doc(r, self._tokenizer) for r in rows)
         self._last_rev = max(self._last_rev, *(r.rev for r in rows))
-        self._prewarm_in_background()  # common words' cached scores depend on N and avgdl
+        if n:
+            self._prewarm_in_background()  # common words' cached scores depend on N and avgdl
         self._unsaved += n
         if self._unsaved >= SAVE_EVERY:
             self._save_in_background()

@@ -94,6 +94,7 @@ def save(
     db_instance_id: str,
     rev: int,
     title_weight: int,
+    tokenizer_version: int = TOKENIZER_VERSION,
 ) -> Manifest:
     """Write `BM25Index.state()` (taken under the write lock, together with `rev`)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -111,7 +112,7 @@ def save(
     _write_atomic(data, lambda f: np.savez(f, **arrays))
     manifest = Manifest(
         format=FORMAT,
-        tokenizer_version=TOKENIZER_VERSION,
+        tokenizer_version=tokenizer_version,
         title_weight=title_weight,
         db_instance_id=db_instance_id,
         rev=rev,
@@ -146,13 +147,19 @@ def read_manifest(directory: Path) -> Manifest:
         raise StaleIndex(f"unreadable manifest ({exc})") from None
 
 
-def load(directory: Path, *, db_instance_id: str, title_weight: int) -> tuple[BM25Index, Manifest]:
+def load(
+    directory: Path,
+    *,
+    db_instance_id: str,
+    title_weight: int,
+    tokenizer_version: int = TOKENIZER_VERSION,
+) -> tuple[BM25Index, Manifest]:
     """The saved index if it fits this database and code; StaleIndex otherwise."""
     m = read_manifest(directory)
     if m.format != FORMAT:
         raise StaleIndex(f"format {m.format}, expected {FORMAT}")
-    if m.tokenizer_version != TOKENIZER_VERSION:
-        raise StaleIndex(f"tokenizer version {m.tokenizer_version}, now {TOKENIZER_VERSION}")
+    if m.tokenizer_version != tokenizer_version:
+        raise StaleIndex(f"tokenizer version {m.tokenizer_version}, now {tokenizer_version}")
     if m.title_weight != title_weight:
         raise StaleIndex(f"title weight {m.title_weight}, now {title_weight}")
     if m.db_instance_id != db_instance_id:

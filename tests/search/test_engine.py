@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -120,10 +123,10 @@ def test_filters_by_date_and_source(db: Database) -> None:
 def test_local_writes_visible_after_refresh_and_replacements_drop_old_text(db: Database) -> None:
     add_filler(db)
     add(db, PaperRecord(title="Quantum annealing", abstract="", source="x", arxiv_id="2401.00001"))
-    engine = SearchEngine(db, refresh_interval=3600)  # only explicit refreshes
+    engine = SearchEngine(db, refresh_interval=None)  # only explicit refreshes
     engine.warm()
     [pid] = add(db, PaperRecord(title="Sparse attention", abstract="", source="x"))
-    assert engine.search("sparse attention").hits == ()  # throttled: not looked yet
+    assert engine.search("sparse attention").hits == ()  # no refresher: not looked yet
     assert engine.refresh() == 1
     assert [h.paper_id for h in engine.search("sparse attention").hits] == [pid]
     # the arXiv id matches, the title was revised: the old words must stop matching
@@ -135,10 +138,18 @@ def test_local_writes_visible_after_refresh_and_replacements_drop_old_text(db: D
     assert engine.size == 2 + len(FILLER)
 
 
+def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll `check` until it holds (the background refresher runs on its own schedule)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        time.sleep(0.02)
+
+
 def test_other_process_writes_seen_without_rebuild(db: Database) -> None:
     add_filler(db)
     add(db, PaperRecord(title="Graph embeddings", abstract="", source="x"))
-    engine = SearchEngine(db, refresh_interval=0)  # check max_rev on every search
+    engine = SearchEngine(db, refresh_interval=0.05)
     engine.warm()
     index_before = engine._index
     code = (
@@ -151,35 +162,39 @@ def test_other_process_writes_seen_without_rebuild(db: Database) -> None:
         " source='y')])\n"
     )
     subprocess.run([sys.executable, "-c", code, db.url], check=True, timeout=60)
+    wait_for(lambda: engine.search("holographic").total == 1)
     page = engine.search("holographic")
     assert titles(db, [h.paper_id for h in page.hits]) == ["Holographic graph codes"]
     assert engine.search("graph").total == 2
     assert engine._index is index_before  # caught up incrementally, not rebuilt
+    engine.close()
 
 
 def test_two_engines_on_one_database_see_each_others_papers(db_url: str) -> None:
+    """Replicas sharing a database: each one's background refresher picks up the other's
+    writes, with no explicit refresh and no search needed to trigger it."""
     a_db, b_db = Database(db_url), Database(db_url)
     a_db.migrate()
+    a, b = SearchEngine(a_db, refresh_interval=0.05), SearchEngine(b_db, refresh_interval=0.05)
     try:
-        a, b = SearchEngine(a_db, refresh_interval=0), SearchEngine(b_db, refresh_interval=0)
         add_filler(a_db)
         a.warm()
         b.warm()
         add(a_db, PaperRecord(title="Written by replica A", abstract="", source="x"))
         add(b_db, PaperRecord(title="Written by replica B", abstract="", source="x"))
-        a.refresh()  # the writer refreshes after its own write
         for engine in (a, b):
+            wait_for(lambda e=engine: e.size == len(FILLER) + 2)  # type: ignore[misc]
             assert engine.search("replica").total == 2
     finally:
+        a.close()
+        b.close()
         a_db.dispose()
         b_db.dispose()
 
 
 def test_concurrent_searches_during_refreshes(db: Database) -> None:
-    import threading
-
     add_filler(db)
-    engine = SearchEngine(db, refresh_interval=0)
+    engine = SearchEngine(db, refresh_interval=0.01)  # background catch-ups race explicit ones
     engine.warm()
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -215,6 +230,7 @@ def test_concurrent_searches_during_refreshes(db: Database) -> None:
     # idf is 0, so that state has no hits at all)
     assert all(0 <= t <= 15 for totals in seen for t in totals)
     assert sum(map(len, seen)) > 0
+    engine.close()
 
 
 def test_search_serves_the_index_when_catch_up_fails(
@@ -225,22 +241,27 @@ def test_search_serves_the_index_when_catch_up_fails(
     from storage import papers
 
     add_filler(db)
-    engine = SearchEngine(db, refresh_interval=0)
+    engine = SearchEngine(db, refresh_interval=0.01)
     engine.warm()
 
     def down(_session: object) -> int:
         raise OperationalError("SELECT max(rev)", {}, Exception("connection refused"))
 
     monkeypatch.setattr(papers, "max_rev", down)
-    assert engine.search("alpha").total == 1  # answered from memory, failure logged
+    time.sleep(0.1)  # the background refresher fails several times meanwhile (logged once)
+    assert engine.search("alpha").total == 1  # answered from memory
     with pytest.raises(OperationalError):
         engine.refresh()  # an explicit refresh reports the problem
+    monkeypatch.undo()
+    add(db, PaperRecord(title="Back online", abstract="", source="x"))
+    wait_for(lambda: engine.search("online").total == 1)  # the refresher recovered
+    engine.close()
 
 
 def test_metadata_only_updates_are_skipped(db: Database) -> None:
     add_filler(db)
     add(db, PaperRecord(title="Votes", abstract="Counting.", source="hf", upvotes=1))
-    engine = SearchEngine(db, refresh_interval=3600)
+    engine = SearchEngine(db, refresh_interval=None)
     engine.warm()
     rev = engine.last_rev
     add(db, PaperRecord(title="Votes", abstract="Counting.", source="hf", upvotes=50))
@@ -253,21 +274,20 @@ def test_build_in_worker_processes_equals_an_in_process_build(
     seeded: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large builds tokenize in worker processes; the index is the same, ids included."""
-    from bot.search import engine, segments
+    from bot.search import segments
 
     monkeypatch.setattr(segments, "BUILD_BATCH", 37)  # many batches, several in flight
     local = SearchEngine(seeded)
     local.warm()
-    monkeypatch.setattr(engine, "PARALLEL_MIN_PAPERS", 1)
     calls: list[int | None] = []
     real = SearchEngine._build_in_workers
 
-    def spy(*args: object) -> int | None:
-        calls.append(real(*args))  # type: ignore[arg-type]
+    def spy(self: SearchEngine, *args: object) -> int | None:
+        calls.append(real(self, *args))  # type: ignore[arg-type]
         return calls[-1]
 
-    monkeypatch.setattr(SearchEngine, "_build_in_workers", staticmethod(spy))
-    pooled = SearchEngine(seeded)
+    monkeypatch.setattr(SearchEngine, "_build_in_workers", spy)
+    pooled = SearchEngine(seeded, parallel_min_papers=1)
     pooled.warm()
     assert calls and calls[0] == local.size
     a, b = local._index, pooled._index
@@ -280,3 +300,73 @@ def test_build_in_worker_processes_equals_an_in_process_build(
         assert (getattr(sa, name) == getattr(sb, name)).all(), name
     for q in ("diffusion caching", "LLMs", "GPT-4 reasoning"):
         assert local.search(q, limit=20) == pooled.search(q, limit=20)
+
+
+def test_searches_never_catch_up_themselves(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catch-ups run on the background refresher, never on the thread asking a question."""
+    from bot.search.index import BM25Index
+
+    add_filler(db)
+    engine = SearchEngine(db, refresh_interval=0.02)
+    engine.warm()
+    applied_in: list[str] = []
+    real_apply = BM25Index.apply
+
+    def recording_apply(self: BM25Index, *args: object, **kw: object) -> int:
+        applied_in.append(threading.current_thread().name)
+        return real_apply(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BM25Index, "apply", recording_apply)
+    for i in range(5):
+        add(db, PaperRecord(title=f"Background widget {i}", abstract="", source="x"))
+        engine.search("widget")  # serves the snapshot of the moment
+        time.sleep(0.03)
+    wait_for(lambda: engine.search("widget").total == 5)
+    assert applied_in and set(applied_in) == {"search-refresh"}, applied_in
+    engine.close()
+
+
+def test_close_stops_the_refresher_and_explicit_refresh_still_works(db: Database) -> None:
+    add_filler(db)
+    engine = SearchEngine(db, refresh_interval=0.02)
+    engine.warm()
+    refresher = engine._refresher
+    assert refresher is not None and refresher.is_alive()
+    engine.close()
+    assert not refresher.is_alive()
+    add(db, PaperRecord(title="After close", abstract="", source="x"))
+    time.sleep(0.1)
+    assert engine.search("close").total == 0  # nobody catches up any more
+    assert engine.refresh() == 1
+    assert engine.search("close").total == 1
+    engine.close()  # closing twice is fine
+
+
+def test_an_engine_dropped_without_close_stops_its_refresher(db: Database) -> None:
+    import gc
+
+    add_filler(db)
+    engine = SearchEngine(db, refresh_interval=0.02)
+    engine.warm()
+    refresher = engine._refresher
+    assert refresher is not None
+    del engine
+    gc.collect()
+    wait_for(lambda: not refresher.is_alive(), timeout=5)
+
+
+def test_tokenizer_is_injectable(db: Database) -> None:
+    from bot.search.tokenizer import Tokenizer
+
+    class Unstemmed(Tokenizer):
+        version = 99
+
+        def _stem(self, word: str) -> str:
+            return word
+
+    add_filler(db)
+    add(db, PaperRecord(title="Caching layers", abstract="", source="x"))
+    plain = SearchEngine(db, refresh_interval=None, tokenizer=Unstemmed())
+    assert plain.search("caching").total == 1
+    assert plain.search("cache").total == 0  # no stemming: "cache" no longer meets "caching"
+    assert SearchEngine(db, refresh_interval=None).search("cache").total == 1

@@ -157,14 +157,20 @@ def test_unfit_saved_index_is_rebuilt(
 
 
 def test_tokenizer_change_forces_rebuild(
-    db: Database, tmp_path: Path, counted_builds: list[int], monkeypatch: pytest.MonkeyPatch
+    db: Database, tmp_path: Path, counted_builds: list[int]
 ) -> None:
+    from bot.search.tokenizer import Tokenizer
+
+    class Revised(Tokenizer):
+        version = Tokenizer.version + 1
+
     add(db, *[f"Paper on {w}" for w in WORDS])
     SearchEngine(db, tmp_path).warm()
-    monkeypatch.setattr(persist, "TOKENIZER_VERSION", persist.TOKENIZER_VERSION + 1)
-    SearchEngine(db, tmp_path).warm()
+    SearchEngine(db, tmp_path, tokenizer=Revised()).warm()
     assert counted_builds == [1, 1]
-    assert json.loads((tmp_path / persist.MANIFEST).read_text())["title_weight"] == TITLE_WEIGHT
+    manifest = json.loads((tmp_path / persist.MANIFEST).read_text())
+    assert manifest["title_weight"] == TITLE_WEIGHT
+    assert manifest["tokenizer_version"] == Revised.version
 
 
 def test_index_holding_papers_the_database_lacks_is_rebuilt(
@@ -229,3 +235,34 @@ def test_many_new_papers_rebuild_instead_of_catching_up(
     third = SearchEngine(db, tmp_path / "index")
     assert third.refresh() == 1
     assert counted_builds == [1, 1, 1]  # `fresh` built; `third` loaded and caught up
+
+
+def test_ensure_saved_rebuilds_a_missing_index_and_leaves_a_current_one(
+    db: Database, tmp_path: Path, counted_builds: list[int]
+) -> None:
+    import shutil
+
+    add(db, *[f"Paper on {w}" for w in WORDS])
+    d = tmp_path / "index"
+    assert SearchEngine(db, d, refresh_interval=None).ensure_saved()  # built and saved
+    assert counted_builds == [1]
+    current = SearchEngine(db, d, refresh_interval=None)
+    assert not current.ensure_saved()  # current: recognized from the manifest alone
+    assert current._index is None and counted_builds == [1]
+
+    shutil.rmtree(d)  # e.g. the import was killed before the index was saved
+    assert SearchEngine(db, d, refresh_interval=None).ensure_saved()
+    assert (d / persist.MANIFEST).exists() and counted_builds == [1, 1]
+
+    add(db, "Paper on juliett")  # stale: loaded, caught up and saved, not rebuilt
+    assert SearchEngine(db, d, refresh_interval=None).ensure_saved()
+    assert counted_builds == [1, 1]
+    assert json.loads((d / persist.MANIFEST).read_text())["n_docs"] == len(WORDS) + 1
+    assert not SearchEngine(db, d, refresh_interval=None).ensure_saved()
+
+    live = SearchEngine(db, d, refresh_interval=None)
+    live.warm()
+    shutil.rmtree(d)  # removed under a running engine: written again from memory
+    assert live.ensure_saved() and (d / persist.MANIFEST).exists()
+    assert counted_builds == [1, 1]
+    assert SearchEngine(db, d).search("juliett").total == 1
