@@ -113,8 +113,8 @@ def _auth_test_failure(exc: BaseException, api: str) -> str:
     failed = describe(exc)
     if failed.kind is Kind.WORKSPACE:
         return (
-            f"Slack rejected SLACK_BOT_TOKEN (auth.test: {failed.code}). Copy the current "
-            f"{WHERE['SLACK_BOT_TOKEN']}."
+            f"Slack rejected SLACK_BOT_TOKEN (auth.test: {failed.code}). Copy "
+            f"{WHERE['SLACK_BOT_TOKEN']} again."
         )
     if failed.code == "slack_unreachable":
         return (

@@ -8,7 +8,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -100,7 +102,96 @@ def test_serve_with_rejected_token_fails_cleanly(tmp_path: Path, fake_slack: Fak
         [*PAPERBOT, "serve"], env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr and "rejected SLACK_BOT_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Slack rejected SLACK_BOT_TOKEN (auth.test: invalid_auth)" in proc.stderr
+    assert BOT_TOKEN not in proc.stderr
+
+
+class FixedAnswer:
+    """A local HTTP server answering every request with one fixed response: Slack having a
+    bad day (HTTP 5xx, an HTML error page) where auth.test is expected."""
+
+    def __init__(self, status: int, body: bytes, content_type: str) -> None:
+        answer = (status, body, content_type)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                code, data, ctype = answer
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _serve_once(tmp_path: Path, api_url: str) -> subprocess.CompletedProcess[str]:
+    env = _env(
+        tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=TEST_SIGNING_SECRET,
+        SLACK_API_URL=api_url, PORT=str(_free_port()),
+    )
+    return subprocess.run([*PAPERBOT, "serve"], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+HTML_500 = b"<html><body><h1>500 Internal Server Error</h1>\nSECRET-PAGE-BODY</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ctype"),
+    [
+        (500, HTML_500, "text/html"),
+        (503, b'{"ok": false, "error": "service_unavailable"}', "application/json"),
+        (200, HTML_500, "text/html"),  # e.g. SLACK_API_URL pointing at some web page
+    ],
+    ids=["html-500", "json-503", "html-200"],
+)
+def test_serve_when_slack_is_unavailable_does_not_blame_the_token(
+    tmp_path: Path, status: int, body: bytes, ctype: str
+) -> None:
+    """Before: any failed auth.test said "Slack rejected SLACK_BOT_TOKEN"."""
+    slack = FixedAnswer(status, body, ctype)
+    try:
+        proc = _serve_once(tmp_path, slack.api_url)
+    finally:
+        slack.close()
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "rejected" not in proc.stderr
+    assert "did not answer auth.test usably" in proc.stderr
+    assert "SLACK_BOT_TOKEN was not checked" in proc.stderr
+    assert BOT_TOKEN not in proc.stderr
+
+
+def test_serve_when_slack_is_unreachable_says_so(tmp_path: Path) -> None:
+    proc = _serve_once(tmp_path, f"http://127.0.0.1:{_free_port()}/api/")  # nothing listens
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "rejected" not in proc.stderr
+    assert "cannot reach the Slack API" in proc.stderr
+    assert BOT_TOKEN not in proc.stderr
+
+
+@pytest.mark.parametrize("code", ["token_revoked", "not_authed"])
+def test_serve_with_revoked_token_names_the_reason(
+    tmp_path: Path, fake_slack: FakeSlack, code: str
+) -> None:
+    fake_slack.fail("auth.test", code)
+    proc = _serve_once(tmp_path, fake_slack.api_url)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"Slack rejected SLACK_BOT_TOKEN (auth.test: {code})" in proc.stderr
     assert BOT_TOKEN not in proc.stderr
 
 
