@@ -135,12 +135,10 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
         return 130
     print(report.render())
     total = report.total
-    if total.added or total.updated:
-        # Bring the persisted search index up to date now, so the next search starts warm
-        # (a rebuild has already saved itself).
-        services.search.refresh()
-        if services.search.unsaved:
-            services.search.save()
+    # Leave a saved search index that is current with the database, so the next search
+    # starts warm; also after an import that changed nothing, since an earlier run may have
+    # been killed while building the index (a current saved index is not even loaded).
+    services.search.ensure_saved()
     if args.skip_bad and report.bad_total and not (total.added or total.updated or total.unchanged):
         print("paperbot: no good records found in the input", file=sys.stderr)
         return 2
@@ -155,9 +153,22 @@ def cmd_serve(services: Services, args: argparse.Namespace) -> int:
 
 
 def cmd_digest(services: Services, args: argparse.Namespace) -> int:
-    from bot.digest.runner import run_cli
+    from bot.digest.once import run_once
+    from bot.digest.poster import poster_for
+    from bot.digest.scheduler import run_blocking
 
-    return run_cli(services, once=args.once)
+    if args.now and not args.once:
+        raise UsageError("--now goes with --once: `paperbot digest --once --now`")
+    poster = poster_for(services.config)  # ConfigError names SLACK_BOT_TOKEN
+    if not args.once:
+        run_blocking(services, poster)
+        return 0
+    outcome = run_once(services, poster, post_now=args.now)
+    print("\n".join(outcome.lines))
+    if outcome.problem:
+        print(f"paperbot: {outcome.problem}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
@@ -215,7 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("digest", help="fetch trending papers and post due digests")
-    p.add_argument("--once", action="store_true", help="run one cycle now and exit")
+    p.add_argument(
+        "--once", action="store_true",
+        help="run one cycle now (digests whose time has come), say when each is next due, exit",
+    )
+    p.add_argument(
+        "--now", action="store_true",
+        help="with --once: post today's digest now to every subscription that hasn't had it",
+    )
     p.set_defaults(func=cmd_digest)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")

@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.db import lock_writes
-from storage.models import ChannelPaper, DigestItem, DigestRun, Subscription
+from storage.models import ChannelPaper, DigestItem, DigestRun, Paper, Subscription
 
 OPEN = ("planned", "posting")  # run statuses that still have Slack work to do
+SUBSCRIBE_LOCK = 0x44494753  # "DIGS": advisory lock namespace of subscription writes
 
 
 class LeaseLost(RuntimeError):
@@ -38,6 +39,23 @@ def begin_write(session: Session) -> None:
     On PostgreSQL the unique constraints and conditional updates are the guards; no lock.
     """
     if session.get_bind().dialect.name == "sqlite":
+        lock_writes(session)
+
+
+def lock_channel(session: Session, team_id: str, channel_id: str) -> None:
+    """Serialize writers of one channel's subscription for the rest of this transaction.
+
+    Without it two concurrent `/papers subscribe` in a channel both find no row and both
+    insert; on PostgreSQL the second fails on the unique key. A transaction-scoped advisory
+    lock per channel (other channels and paper imports do not wait) makes the second see the
+    first's row; on SQLite the database write lock does the same.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
+            {"ns": SUBSCRIBE_LOCK, "key": f"{team_id}/{channel_id}"},
+        )
+    else:
         lock_writes(session)
 
 
@@ -64,7 +82,7 @@ def subscribe(
     now: datetime,
 ) -> tuple[Subscription, bool]:
     """Create or replace the channel's subscription; returns (row, was_new)."""
-    begin_write(session)
+    lock_channel(session, team_id, channel_id)
     sub = get_subscription(session, team_id, channel_id)
     was_new = sub is None or not sub.active
     if sub is None:
@@ -136,6 +154,28 @@ def active_subscriptions(session: Session) -> list[Subscription]:
             select(Subscription).where(Subscription.active.is_(True)).order_by(Subscription.id)
         )
     )
+
+
+# --- papers the digest fetched -------------------------------------------------------
+
+
+def paper_ids_by_arxiv(session: Session, arxiv_ids: Iterable[str]) -> dict[str, int]:
+    """arXiv id -> stored paper id, for the papers just fetched and upserted."""
+    ids = list(arxiv_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(ids)))
+    return {a: i for a, i in rows if a is not None}
+
+
+def earliest_published(session: Session, paper_ids: Iterable[int]) -> date | None:
+    """The earliest publication date of these papers; None if any has none (no bound)."""
+    ids = list(paper_ids)
+    if not ids:
+        return None
+    dates = list(session.scalars(select(Paper.published).where(Paper.id.in_(ids))))
+    known = [d for d in dates if d is not None]
+    return min(known) if known and len(known) == len(dates) else None
 
 
 # --- runs -------------------------------------------------------------------------
@@ -240,10 +280,6 @@ def _owned(
         raise LeaseLost(f"digest run {run_id} is no longer owned by {owner}")
 
 
-def renew(session: Session, run_id: int, owner: str, now: datetime, lease: float) -> None:
-    _owned(session, run_id, owner, now, lease)
-
-
 def set_parent(
     session: Session,
     run_id: int,
@@ -327,9 +363,3 @@ def release_run(session: Session, run_id: int, owner: str, error: str | None) ->
         .execution_options(synchronize_session=False)
     )
 
-
-def run_owner(session: Session, run_id: int) -> tuple[str | None, datetime | None]:
-    row = session.execute(
-        select(DigestRun.lease_owner, DigestRun.lease_expires_at).where(DigestRun.id == run_id)
-    ).one()
-    return row[0], utc(row[1])

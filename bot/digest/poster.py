@@ -1,10 +1,11 @@
 """The digest's only Slack code: post, find our own earlier posts, join, read a user's tz.
 
-Errors are sorted into what the runner must do: ChannelGone (deactivate that channel's
-subscription), WorkspaceGone (stop the cycle: the token is unusable) and SlackTransient
-(leave the run for the next cycle). Only rate limits are retried here: retrying a post
-after a connection error could post twice, so that case goes through the run's
-recorded intent and a look at the channel (see runner).
+Failures are read through bot.slack_api (one error table for the whole app) and sorted
+into what the cycle must do: ChannelGone (deactivate that channel's subscription),
+WorkspaceGone (stop the cycle: the token is unusable) and SlackTransient (leave the run for
+the next cycle). Only rate limits are retried: retrying a post after a dropped connection
+could post twice, so that case goes through the run's recorded intent and a look at the
+channel (see cycle.py).
 """
 
 from __future__ import annotations
@@ -15,37 +16,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from bot.config import Config, ConfigError
+from bot.slack_api import Kind, describe, make_client
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "paperbot_digest"
-CHANNEL_GONE = frozenset(
-    {
-        "channel_not_found",
-        "is_archived",
-        "channel_is_archived",
-        "not_in_channel",
-        "restricted_action",
-        "access_denied",
-        "team_access_not_granted",
-    }
-)
-WORKSPACE_GONE = frozenset(
-    {
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-    }
-)
-SLACK_TIMEOUT = 15  # seconds; the run lease must outlast one call plus rate-limit waits
-RATE_LIMIT_RETRIES = 3
 HISTORY_PAGES = 10
 
 
@@ -65,33 +42,23 @@ class WorkspaceGone(RuntimeError):
     """The bot token is unusable (revoked, uninstalled, missing scope)."""
 
 
-def make_client(config: Config) -> WebClient:
-    """A WebClient built like the Slack app's (base_url from config), retrying rate limits."""
+def poster_for(config: Config) -> SlackPoster:
+    """The digest's poster from the environment (`paperbot digest`); a missing token is a
+    ConfigError that names SLACK_BOT_TOKEN, not a failed post later."""
     if not config.slack_bot_token:
         raise ConfigError(
             "SLACK_BOT_TOKEN is not set: the digest posts to Slack with the bot token "
             "(xoxb-...); set it in the environment"
         )
-    return WebClient(
-        token=str(config.slack_bot_token),
-        base_url=config.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+    return SlackPoster(
+        make_client(str(config.slack_bot_token), config.slack_api_url, retry_connections=False)
     )
 
 
-def digest_client(client: WebClient) -> WebClient:
-    """A client for posting digests, from the app's: same token and base_url, but only
-    rate limits are retried. The app's client also retries dropped connections, which
-    could send a chat.postMessage twice; the digest recovers those through Slack instead.
-    """
-    return WebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=SLACK_TIMEOUT,
-        headers=dict(client.headers or {}),
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
-    )
+def poster_like(client: WebClient) -> SlackPoster:
+    """The digest's poster beside the app's client (same token and Slack), without the
+    app's connection retries, which could send a chat.postMessage twice."""
+    return SlackPoster(make_client(client.token, client.base_url, retry_connections=False))
 
 
 class SlackPoster:
@@ -104,15 +71,16 @@ class SlackPoster:
         """One Web API call; `where` (channel or user id) is for errors and logs."""
         try:
             resp = getattr(self.client, method)(**kwargs)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
-            if error in CHANNEL_GONE:
-                raise ChannelGone(where, error) from None
-            if error in WORKSPACE_GONE:
-                raise WorkspaceGone(f"Slack refused the bot token: {error}") from None
-            raise SlackTransient(f"{method} in {where}: {error}") from None
-        except Exception as exc:  # network: URLError, timeouts, connection resets
-            raise SlackTransient(f"{method} in {where}: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # SlackApiError, or the network: URLError, timeouts
+            failure = describe(exc)
+            if failure.kind is Kind.CHANNEL:
+                raise ChannelGone(where, failure.code) from None
+            if failure.kind is Kind.WORKSPACE:
+                raise WorkspaceGone(f"Slack refused the bot token: {failure.code}") from None
+            detail = failure.code
+            if not isinstance(exc, SlackApiError):
+                detail += f" ({type(exc).__name__})"
+            raise SlackTransient(f"{method} in {where}: {detail}") from None
         return resp.data if isinstance(resp.data, dict) else {}
 
     # --- digest -----------------------------------------------------------------

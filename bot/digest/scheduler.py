@@ -1,6 +1,6 @@
 """Run digest cycles on a timer: in-process for `paperbot serve`, or as the worker.
 
-Every instance runs the same interval job; the database leases (see runner) make any
+Every instance runs the same interval job; the database leases (see cycle.py) make any
 number of instances safe, so the worker scales by adding processes. A cycle that fails
 is logged and the next one tries again; nothing here can take the process down.
 """
@@ -10,20 +10,26 @@ from __future__ import annotations
 import logging
 import signal
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from slack_sdk import WebClient
 
-from bot.digest.poster import SlackPoster, digest_client
-from bot.digest.runner import Settings, run_cycle
+from bot.digest.cycle import run_cycle
+from bot.digest.post import Poster
+from bot.digest.poster import poster_like
+from bot.digest.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 JOB_ID = "paperbot-digest"
 
 
-def safe_cycle(services: Any, poster: SlackPoster, settings: Settings) -> None:
+def safe_cycle(services: Services, poster: Poster, settings: Settings) -> None:
     """One cycle whose every failure is logged, never raised into the scheduler."""
     try:
         report = run_cycle(services, poster, settings=settings)
@@ -37,7 +43,7 @@ def safe_cycle(services: Any, poster: SlackPoster, settings: Settings) -> None:
         log.info("%s", report.summary())
 
 
-def _add_job(sched: BaseScheduler, services: Any, poster: SlackPoster) -> None:
+def _add_job(sched: BaseScheduler, services: Services, poster: Poster) -> None:
     # APScheduler logs every run at INFO; our cycle logs what matters.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     settings = Settings.from_config(services.config)
@@ -54,16 +60,16 @@ def _add_job(sched: BaseScheduler, services: Any, poster: SlackPoster) -> None:
     )
 
 
-def start_scheduler(services: Any, client: Any) -> BackgroundScheduler:
+def start_scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
     """Digest cycles in a background thread (for `paperbot serve`); call .shutdown()."""
     sched = BackgroundScheduler(timezone=UTC)
-    _add_job(sched, services, SlackPoster(digest_client(client)))
+    _add_job(sched, services, poster_like(client))
     sched.start()
     log.info("digest scheduler started")
     return sched
 
 
-def run_blocking(services: Any, poster: SlackPoster) -> None:
+def run_blocking(services: Services, poster: Poster) -> None:
     """The `paperbot digest` worker: cycles until SIGTERM/SIGINT (the current one finishes)."""
     sched = BlockingScheduler(timezone=UTC)
     _add_job(sched, services, poster)

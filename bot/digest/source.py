@@ -1,4 +1,4 @@
-"""Hugging Face daily papers: fetch, validate, and store them as searchable papers.
+"""Step 2, fetch: the Hugging Face daily-papers lists, validated into paper records.
 
 A bad entry is skipped and logged; a down, slow or garbled API raises FetchError, so the
 cycle reports a failure and plans nothing (never half a digest) and the next cycle retries.
@@ -106,23 +106,3 @@ def fetch_daily(
                 )
     return Fetched(records=list(by_key.values()), skipped=skipped)
 
-
-def store(services: Any, records: Sequence[PaperRecord]) -> dict[str, int]:
-    """Upsert fetched papers (source "hf"), make them searchable now; key -> paper id."""
-    from sqlalchemy import select
-
-    from storage.models import Paper
-    from storage.papers import upsert_papers
-
-    if not records:
-        return {}
-    with services.db.session() as s:
-        counts = upsert_papers(s, records)
-    arxiv_ids = [r.arxiv_id for r in records if r.arxiv_id]
-    with services.db.session() as s:
-        rows = s.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(arxiv_ids)))
-        ids = {f"arxiv:{a}": i for a, i in rows}
-    if counts.added or counts.updated:
-        services.search.refresh()
-    log.info("daily papers stored: %s", counts.summary())
-    return {r.key: ids[r.key] for r in records if r.key in ids}

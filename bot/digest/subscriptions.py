@@ -10,10 +10,19 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from bot.digest.runner import zone
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.blocks import escape, safe
+from bot.digest.due import zone
+from bot.digest.topics import topic_error
+from bot.slack_api import failure
 from storage import digest as repo
+from storage.models import Subscription
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -82,31 +91,17 @@ def parse(text: str, default_time: str = "09:00") -> Command:
     return Command(action, topic=rest, at=at)
 
 
-REASONS = {
-    "app_uninstalled": "stopped: PaperBot was uninstalled",
-    "tokens_revoked": "stopped: PaperBot's token was revoked",
-    "is_archived": "stopped: the channel was archived",
-    "channel_is_archived": "stopped: the channel was archived",
-    "channel_not_found": "stopped: the channel could not be found",
-    "not_in_channel": "stopped: PaperBot was removed from the channel; `/invite @paperbot`",
-}
-
-
 def stopped_because(reason: str | None) -> str:
     """Why a subscription is inactive, in words (reasons are ours or Slack error codes)."""
-    from bot.blocks import safe
-
     reason = reason or ""
     m = re.fullmatch(r"unsubscribed by ([UW][A-Z0-9]+)", reason)
     if m:
         return f"<@{m.group(1)}> unsubscribed it"
-    return REASONS.get(reason, f"stopped: {safe(reason)}")
+    return failure(reason).stopped
 
 
-def _describe(sub: Any, size: int) -> str:
+def _describe(sub: Subscription, size: int) -> str:
     """mrkdwn: the topic (user text) is escaped and defused; tz names are IANA names."""
-    from bot.blocks import escape, safe
-
     what = f"the top {size} trending papers"
     if sub.topic:
         what += f" about “{safe(sub.topic)}”"
@@ -114,7 +109,7 @@ def _describe(sub: Any, size: int) -> str:
 
 
 def handle(
-    services: Any,
+    services: Services,
     gateway: Gateway,
     *,
     team_id: str,
@@ -123,10 +118,24 @@ def handle(
     text: str,
     now: datetime | None = None,
 ) -> str:
-    """Run one subscription command; returns the (mrkdwn) answer for the user."""
-    from bot.blocks import safe
-    from bot.digest.topics import topic_error
+    """Run one subscription command; returns the (mrkdwn) answer for the user, also when
+    the database fails (the user is told to try again, the log says why)."""
+    try:
+        return _handle(services, gateway, team_id, channel_id, user_id, text, now)
+    except SQLAlchemyError:
+        log.exception("/papers %s in %s: database error", (text or "").split()[:1], channel_id)
+        return "Sorry, I couldn't save or read this channel's digest just now; please try again."
 
+
+def _handle(
+    services: Services,
+    gateway: Gateway,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    text: str,
+    now: datetime | None,
+) -> str:
     config = services.config
     now = now or datetime.now(UTC)
     try:
@@ -188,7 +197,7 @@ def handle(
     )
 
 
-def stop_workspace(services: Any, team_id: str | None, reason: str) -> int:
+def stop_workspace(services: Services, team_id: str | None, reason: str) -> int:
     """Switch off every digest of a workspace that uninstalled PaperBot or revoked its token."""
     if not team_id:
         return 0

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date
-from typing import Any
+
+from bot.search.engine import QueryError, SearchEngine, query_tokens
 
 RELATIVE = 0.4
 FLOOR = 1.0
@@ -27,8 +28,6 @@ PAGE = 100
 
 def topic_error(topic: str) -> str | None:
     """Why `topic` cannot be used as a filter (None when it can), in the search's words."""
-    from bot.search.engine import QueryError, query_tokens
-
     try:
         query_tokens(topic)
     except QueryError as exc:
@@ -37,7 +36,7 @@ def topic_error(topic: str) -> str | None:
 
 
 def matching(
-    search: Any,
+    search: SearchEngine,
     topic: str,
     candidates: Collection[int],
     *,

@@ -13,9 +13,10 @@ import pytest
 
 from bot.config import Config
 from bot.digest import subscriptions
-from bot.digest.poster import SlackPoster, make_client
-from bot.digest.runner import Settings
+from bot.digest.poster import SlackPoster
+from bot.digest.settings import Settings
 from bot.services import Services
+from bot.slack_api import make_client
 from tests.fakes.hf_api import FakeHF, hf_entry
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 
@@ -63,13 +64,20 @@ def services(
 
 @pytest.fixture
 def poster(services: Services) -> SlackPoster:
-    return SlackPoster(make_client(services.config))
+    return digest_poster(services.config)
 
 
 @pytest.fixture
 def settings(services: Services) -> Settings:
     # In-process runs take the short test lease here; subprocesses get it from the env.
     return dataclasses.replace(Settings.from_config(services.config), lease=LEASE)
+
+
+def digest_poster(config: Config) -> SlackPoster:
+    """A poster built like the digest's: one client from bot.slack_api, no connection retries."""
+    return SlackPoster(
+        make_client(str(config.slack_bot_token), config.slack_api_url, retry_connections=False)
+    )
 
 
 def subscribe(

@@ -8,12 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from sqlalchemy import update
 
 from bot.blocks import validate_message
+from bot.digest.cycle import run_cycle
 from bot.digest.poster import SlackPoster
-from bot.digest.runner import CycleReport, Settings, run_cycle
+from bot.digest.report import CycleReport
+from bot.digest.settings import Settings
 from bot.services import Services
 from storage import digest as repo
+from storage.models import Subscription
 from tests.digest.conftest import (
     LEASE,
     assert_exactly_once,
@@ -344,12 +348,14 @@ def test_resubscribing_drops_a_digest_left_unstarted_while_off(
 def test_start_scheduler_runs_a_cycle_in_process_and_shuts_down(
     services: Services, poster: SlackPoster, fake_slack: FakeSlack, fake_hf: FakeHF
 ) -> None:
-    from bot.app import make_client as app_client
     from bot.digest.scheduler import start_scheduler
+    from bot.slack_api import make_client
 
     subscribe(services, poster, "C0GENERAL", "subscribe at 00:00")
     fake_hf.set_day(datetime.now(UTC).date(), day_entries(2))
-    sched = start_scheduler(services, app_client(services.config))
+    config = services.config
+    app_client = make_client(str(config.slack_bot_token), config.slack_api_url)
+    sched = start_scheduler(services, app_client)
     try:
         fake_slack.wait_for(lambda: len(fake_slack.posted("C0GENERAL")) == 3, timeout=10)
     finally:
@@ -375,3 +381,36 @@ def test_a_refused_token_stops_the_cycle_without_deactivating_anything(
     report = cycle(services, poster, settings)  # token fixed: the same digest goes out
     assert report.ok and report.done == 1
     assert len(assert_exactly_once(fake_slack, "C0GENERAL")) == 2
+
+
+def test_a_corrupted_subscription_is_skipped_and_the_others_still_post(
+    services: Services,
+    poster: SlackPoster,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    fake_hf: FakeHF,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Defect: one stored post_time "25:99" raised out of the due-scan, so no channel got
+    its digest. Each subscription is now checked on its own; a bad one is logged, skipped."""
+    for ch in ("CBADTIME", "CBADTZ", "COK"):
+        fake_slack.add_channel(ch, ch.lower())
+        subscribe(services, poster, ch, "subscribe at 00:00")
+    with services.db.session() as s:
+        s.execute(
+            update(Subscription)
+            .where(Subscription.channel_id == "CBADTIME")
+            .values(post_time="25:99")
+        )
+        s.execute(
+            update(Subscription).where(Subscription.channel_id == "CBADTZ").values(tz="Nowhere/X")
+        )
+    fake_hf.set_day(datetime.now(UTC).date(), day_entries(3))
+    with caplog.at_level("WARNING"):
+        report = cycle(services, poster, settings)
+    assert report.done == 1
+    assert len(assert_exactly_once(fake_slack, "COK")) == 3
+    assert fake_slack.posted("CBADTIME") == [] and fake_slack.posted("CBADTZ") == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("CBADTIME" in m and "25:99" in m for m in lines), lines
+    assert any("CBADTZ" in m and "Nowhere/X" in m for m in lines), lines

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.digest.cycle import run_cycle
 from bot.digest.poster import SlackPoster
-from bot.digest.runner import run_cycle
 from storage import digest as repo
 from tests.digest.conftest import digest_of
 from tests.fakes.hf_api import FakeHF, hf_entry

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from sqlalchemy import select
 
 from bot.digest.poster import SlackPoster
 from bot.digest.subscriptions import CommandError, is_subscription_command, parse
 from bot.services import Services
 from storage import digest as repo
+from storage.models import Subscription
 from tests.digest.conftest import subscribe
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 
@@ -128,3 +133,27 @@ def test_topic_of_only_common_words_is_refused(services: Services, poster: Slack
     assert "can't be matched" in answer
     with services.db.session() as s:
         assert repo.get_subscription(s, TEAM_ID, "C0GENERAL") is None
+
+
+def test_concurrent_subscribes_for_one_channel_all_get_an_answer_and_one_row(
+    services: Services, poster: SlackPoster, fake_slack: FakeSlack
+) -> None:
+    """Eight people type `/papers subscribe` in one channel at once (defect: on PostgreSQL
+    all but one raised IntegrityError and got no answer). Four channels, to hit the race."""
+    threads = 8
+    for n in range(4):
+        channel = f"CRACE{n}"
+        fake_slack.add_channel(channel, channel.lower())
+        start = threading.Barrier(threads)
+
+        def one(i: int, channel: str = channel, start: threading.Barrier = start) -> str:
+            start.wait()
+            return subscribe(services, poster, channel, f"subscribe at {i:02d}:15")
+
+        with ThreadPoolExecutor(threads) as pool:
+            answers = list(pool.map(one, range(threads)))
+        assert sum(a.startswith("Subscribed") for a in answers) == 1, answers
+        assert sum(a.startswith("Updated") for a in answers) == threads - 1, answers
+        with services.db.session() as s:
+            rows = s.scalars(select(Subscription).where(Subscription.channel_id == channel))
+            assert [r.active for r in rows] == [True]

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Config
-from bot.digest.poster import SlackPoster, make_client
 from bot.services import Services
 from storage.models import DigestRun
 from tests.conftest import PAPERBOT
@@ -23,6 +22,7 @@ from tests.digest.conftest import (
     assert_exactly_once,
     day_entries,
     digest_of,
+    digest_poster,
     env_for,
     subscribe,
 )
@@ -53,7 +53,7 @@ def setup_services(env: dict[str, str]) -> Services:
 
 
 def subscribe_channels(svc: Services, fake_slack: FakeSlack, channels: list[str]) -> None:
-    poster = SlackPoster(make_client(svc.config))
+    poster = digest_poster(svc.config)
     for ch in channels:
         if ch not in fake_slack.channels:
             fake_slack.add_channel(ch, ch.lower())

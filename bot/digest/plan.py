@@ -1,0 +1,65 @@
+"""Step 4, plan: a due subscription's day, decided once (see cycle.py, rule 1).
+
+The run row (unique per subscription and local date), its papers in order and the
+channel's reservations of them are written in one transaction, so a day is planned by one
+worker only, a paper is never planned twice for a channel, and the plan never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.digest import topics
+from bot.digest.settings import Settings
+from bot.digest.store import Candidate
+from storage import digest as repo
+from storage.models import DigestRun, Subscription
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def on_topic(services: Services, topic: str, cands: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates matching `topic` (all of them without one), order kept."""
+    if not topic:
+        return list(cands)
+    # The engine filters on the stored dates (an earlier import may have set them).
+    with services.db.session() as s:
+        since = repo.earliest_published(s, (c.paper_id for c in cands))
+    scores = topics.matching(services.search, topic, [c.paper_id for c in cands], since=since)
+    return [c for c in cands if c.paper_id in scores]
+
+
+def plan(
+    services: Services,
+    sub: Subscription,
+    day: date,
+    cands: Sequence[Candidate],
+    settings: Settings,
+    now: datetime,
+) -> DigestRun | None:
+    """Create the run for (sub, day) unless one exists; None when another worker won."""
+    chosen = on_topic(services, sub.topic, cands)
+    try:
+        with services.db.session() as s:
+            repo.begin_write(s)
+            if repo.get_run(s, sub.id, day) is not None:
+                return None
+            current = s.get(Subscription, sub.id)
+            if current is None or not current.active:
+                return None
+            given = repo.given_to_channel(s, sub.channel_id, [c.paper_id for c in chosen])
+            ids = [c.paper_id for c in chosen if c.paper_id not in given][: settings.size]
+            run = repo.create_run(s, current, day, ids, now)
+    except IntegrityError:
+        log.info("digest for channel %s on %s was planned by another worker", sub.channel_id, day)
+        return None
+    log.info("digest for channel %s on %s planned: %d papers", sub.channel_id, day, len(ids))
+    return run
