@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import re
 
-# Slack tokens (bot, user, app-level, config) and signing-secret-like hex strings.
-_SECRET = re.compile(r"\b(xox[abposer]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)\b")
+# Slack tokens (bot, user, app-level, config), also glued to a preceding word (e.g. after an
+# ANSI colour code "\x1b[31m"), which a leading \b would miss.
+_SECRET = re.compile(r"(xox[abposer]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 # Slack's legacy verification token as a form field (`token=…`) or a dict/JSON key
 # (`'token': '…'`, `"token": "…"`); `bot_token`, `SLACK_BOT_TOKEN` etc. don't match.
 _TOKEN_FIELD = re.compile(r"""(\btoken(?:['"]\s*:\s*['"]?|=))[^'"&\s,}]+""")
