@@ -1,78 +1,65 @@
 """The Bolt app factory: one App per process (or per test), built around a Services.
 
 Nothing is created at import time. Listeners are grouped by Slack surface in
-bot/listeners/ and stay thin; they find the process's Services in `context["services"]`
-and hand slow work (search, Slack calls) to `context["background"]`, so Bolt's own
-threads only ever parse and ack, and the 3-second window holds whatever the corpus size.
+bot/listeners/ and stay thin; they find the process's Services in `context["services"]`,
+the worker lanes in `context["workers"]` and the request's receipt in `context["receipt"]`.
+Bolt's own threads only ever parse, claim and ack; the slow half of every answer runs on a
+lane (bot/listeners/workers.py), so the 3-second window holds whatever the corpus size.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
-from sqlalchemy.exc import SQLAlchemyError
 
+from bot import slack_api
 from bot.config import Config
+from bot.listeners.receipts import AnswerOnce
+from bot.listeners.workers import Workers
 from bot.services import Services
-from storage.events import claim_event
 
 log = logging.getLogger(__name__)
 
 ACK_WORKERS = 16  # Bolt's listener threads: parse + ack only
-ANSWER_WORKERS = 8  # searches and Slack calls after the ack
+
+# slack_sdk logs every failed attempt itself ("Failed to send a request…", "Failed to decode
+# Slack API response: <html>…"); our callers log one line per failed request with the code
+# from bot.slack_api.describe, so these duplicates are dropped.
+_SDK_NOISE = ("Failed to send a request to Slack API server", "Failed to decode Slack API")
+
+
+class _DropSdkFailureLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_SDK_NOISE)
+
+
+def quiet_slack_sdk() -> None:
+    """Install the filter once on slack_sdk's Web API and webhook (response_url) loggers."""
+    for name in ("slack_sdk.web.base_client", "slack_sdk.webhook.client"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropSdkFailureLines) for f in logger.filters):
+            logger.addFilter(_DropSdkFailureLines())
 
 
 def make_client(config: Config) -> WebClient:
-    """The Web API client: honours Retry-After on 429s and retries dropped connections."""
-    return WebClient(
-        token=str(config.slack_bot_token) or None,
-        base_url=config.slack_api_url,
-        timeout=15,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-        ],
-    )
+    """The app's Web API client, from the one factory (bot.slack_api.make_client).
 
-
-class Background:
-    """Runs the slow half of an answer off Bolt's ack path and logs what fails there."""
-
-    def __init__(self, workers: int = ANSWER_WORKERS) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="paperbot-answer")
-
-    def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        return self._pool.submit(self._run, fn, args, kwargs)
-
-    @staticmethod
-    def _run(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SlackApiError as exc:
-            log.error("Slack API error in %s: %s", fn.__name__, exc.response.get("error"))
-        except Exception:
-            log.exception("answer failed in %s", fn.__name__)
-        return None
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Finish the answers already started (graceful stop), drop nothing silently."""
-        self._pool.shutdown(wait=wait)
+    Kept here for callers that import it from bot.app (bot/server.py, digest tests).
+    """
+    return slack_api.make_client(str(config.slack_bot_token), config.slack_api_url)
 
 
 def create_app(services: Services, *, client: WebClient | None = None) -> App:
     """A Bolt app answering /papers, @mentions and buttons from `services`' library."""
     from bot.listeners import register_all
 
+    quiet_slack_sdk()
     config = services.config
     app = App(
         client=client or make_client(config),
@@ -82,42 +69,28 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         listener_executor=ThreadPoolExecutor(ACK_WORKERS, thread_name_prefix="paperbot-ack"),
         name="paperbot",
     )
-    background = Background()
-    app.paperbot_background = background  # type: ignore[attr-defined]  # for shutdown
+    workers = Workers()
+    app.paperbot_background = workers  # type: ignore[attr-defined]  # for shutdown
+    answer_once = AnswerOnce(services.db)
 
     @app.middleware
     def attach_services(context: dict, next: Callable[[], None]) -> None:
         context["services"] = services
-        context["background"] = background
+        context["workers"] = workers
+        context["background"] = workers  # the answers lane, for older callers
         next()
 
     @app.middleware
-    def answer_each_event_once(
-        body: dict, request: Any, logger: logging.Logger, next: Callable[[], None]
+    def answer_each_request_once(
+        body: dict, request: Any, context: dict, next: Callable[[], None]
     ) -> BoltResponse | None:
-        """Slack retries events (X-Slack-Retry-Num); the first process to claim one answers."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-            try:
-                first = claim_event(services.db, str(event_id))
-            except SQLAlchemyError as exc:
-                # Database busy or down: answer Slack's first delivery, skip its retries.
-                first = retry is None
-                logger.warning(
-                    "could not record event %s (%s); %s", event_id, type(exc).__name__,
-                    "answering" if first else "skipping the retry",
-                )
-            if not first:
-                logger.info("event %s already answered; skipping (retry %s)", event_id, retry)
-                return BoltResponse(status=200, body="")
-        next()
-        return None
+        """Events, commands and clicks each carry a unique id; copies are skipped."""
+        return answer_once(body, request, context, next)
 
     @app.error
     def log_listener_error(error: Exception, logger: logging.Logger) -> None:
         if isinstance(error, SlackApiError):
-            logger.error("Slack API error: %s", error.response.get("error"))
+            logger.error("Slack API error: %s", slack_api.describe(error).code)
         else:
             logger.error("listener failed: %s", type(error).__name__, exc_info=error)
 

@@ -475,26 +475,6 @@ def abstract_message(paper: PaperLike, *, note: str | None = None) -> dict[str, 
     return message(f"Abstract: {clip(paper.title, 200)}", blocks)
 
 
-# Slack Web API errors a user can do something about, and what to tell them.
-SLACK_ERROR_HINTS = {
-    "not_in_channel": "I'm not a member of this channel. Invite me with `/invite @paperbot`.",
-    "channel_not_found": (
-        "I can't see this channel (private channels need an invite: `/invite @paperbot`)."
-    ),
-    "is_archived": "This channel is archived, so I can't post in it.",
-    "channel_is_archived": "This channel is archived, so I can't post in it.",
-    "restricted_action": "A workspace setting stops me from posting here; ask an admin.",
-    "msg_too_long": "That answer was too long for Slack; try a narrower query.",
-    "ratelimited": "Slack is rate-limiting me right now; please try again in a minute.",
-}
-
-
-def slack_error_hint(error: str) -> str:
-    return SLACK_ERROR_HINTS.get(
-        error, f"Slack refused my message ({safe_clip(error, 100)}); please try again."
-    )
-
-
 # --- limits -------------------------------------------------------------------------------
 
 

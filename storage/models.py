@@ -70,13 +70,25 @@ class Paper(Base):
 # --- Slack events (issue 3): models below this line belong to the Slack app ---
 
 
-class SlackEventReceipt(Base):
-    """One row per Slack event_id answered, so retries and other replicas skip it."""
+class SlackReceipt(Base):
+    """One row per Slack request we answer once: an event (event_id), a slash command or a
+    button click (trigger_id). "claimed" when a process takes it, "answered" once the answer
+    is out, so a retry of a claim whose answer was lost (crash, Slack refused it) is answered
+    and a retry of an answered one is skipped (storage/events.py)."""
 
-    __tablename__ = "slack_event_receipts"
+    __tablename__ = "slack_receipts"
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # event|command|action
+    slack_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # claimed -> answered
+    owner: Mapped[str] = mapped_column(String(160))  # host:pid:boot of the claiming process
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # bumped by each take-over
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The old name (events only, before 0005); tests/test_server.py still counts rows with it.
+SlackEventReceipt = SlackReceipt
 
 
 # --- Digest (issue 4): models below this line belong to the daily digest ---

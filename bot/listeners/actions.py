@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import (
     ABSTRACT_ACTION,
@@ -15,19 +17,39 @@ from bot.blocks import (
     abstract_message,
     error_message,
     parse_page_value,
-    slack_error_hint,
 )
-from bot.listeners import post_message, respond_safely, search_reply
+from bot.listeners.failures import database_trouble
+from bot.listeners.receipts import Receipt, settle
+from bot.listeners.replies import (
+    database_down_message,
+    post_message,
+    respond_safely,
+    search_reply,
+)
+from bot.listeners.workers import Workers
 from bot.services import Services
 from storage.papers import get_paper
 
 log = logging.getLogger(__name__)
+
+MAX_PAPER_ID = 2**63 - 1  # ids are 64-bit integers in every backend
+GONE = "That paper is no longer in the library."
 
 
 def register(app: App) -> None:
     app.action(re.compile(rf"^{ABSTRACT_ACTION}_\d+$"))(on_abstract)
     app.action(MORE_ACTION)(on_more)
     app.action(SHARE_ACTION)(on_share)
+
+
+def paper_id_of(value: str) -> int | None:
+    """The paper id a button carries, or None unless it is a positive 64-bit integer
+    (a forged huge value would otherwise overflow the database driver)."""
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    paper_id = int(value)
+    return paper_id if 0 < paper_id <= MAX_PAPER_ID else None
 
 
 def _thread_of(body: dict) -> tuple[str | None, str | None]:
@@ -43,41 +65,66 @@ def _thread_of(body: dict) -> tuple[str | None, str | None]:
 def on_abstract(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext,
                 client: WebClient) -> None:
     ack()
-    try:
-        paper_id = int(action.get("value", ""))
-    except ValueError:
-        log.warning("Abstract button with a bad value ignored")
+    receipt: Receipt = context["receipt"]
+    paper_id = paper_id_of(str(action.get("value", "")))
+    workers: Workers = context["workers"]
+    if paper_id is None:
+        log.warning("Abstract button with a bad value: answered as a missing paper")
+        if not workers.answers.submit(settle, receipt, tell_gone, respond):
+            receipt.unanswered()
         return
     channel, thread_ts = _thread_of(body)
-    context["background"](
-        answer_abstract, context["services"], client, respond, paper_id, channel, thread_ts
+    if not workers.answers.submit(
+        answer_abstract, context["services"], workers, client, respond, receipt, paper_id,
+        channel, thread_ts,
+    ):
+        receipt.unanswered()
+
+
+def tell_gone(respond: Respond) -> bool:
+    return respond_safely(
+        respond, response_type="ephemeral", replace_original=False, **error_message(GONE)
     )
 
 
 def answer_abstract(
-    services: Services, client: WebClient, respond: Respond, paper_id: int,
-    channel: str | None, thread_ts: str | None,
+    services: Services, workers: Workers, client: WebClient, respond: Respond,
+    receipt: Receipt, paper_id: int, channel: str | None, thread_ts: str | None,
 ) -> None:
-    """In the thread of the message when there is one; else only to the clicker."""
-    with services.db.session() as s:
-        paper = get_paper(s, paper_id)
-    if paper is None:
-        respond_safely(
-            respond, response_type="ephemeral", replace_original=False,
-            **error_message("That paper is no longer in the library."),
-        )
+    """In the thread of the message when there is one (a Web API call, on the slack_calls
+    lane); else, or when that fails, only to the clicker on the response_url."""
+    try:
+        with services.db.session() as s:
+            paper = get_paper(s, paper_id)
+    except SQLAlchemyError as exc:
+        database_trouble(exc, "loading an abstract")
+        settle(receipt, respond_safely, respond, response_type="ephemeral",
+               replace_original=False, **database_down_message())
         return
+    if paper is None:
+        settle(receipt, tell_gone, respond)
+        return
+    message = abstract_message(paper)
     if channel and thread_ts:
-        error = post_message(client, channel, thread_ts=thread_ts, **abstract_message(paper))
-        if not error:
-            return
-        note = slack_error_hint(error)
-    else:
-        note = None
-    respond_safely(
-        respond, response_type="ephemeral", replace_original=False,
-        **abstract_message(paper, note=note),
-    )
+        if not workers.slack_calls.submit(
+            post_abstract, client, respond, receipt, channel, thread_ts, paper
+        ):
+            receipt.unanswered()
+        return
+    settle(receipt, respond_safely, respond, response_type="ephemeral",
+           replace_original=False, **message)
+
+
+def post_abstract(
+    client: WebClient, respond: Respond, receipt: Receipt, channel: str, thread_ts: str,
+    paper: Any,
+) -> None:
+    failure = post_message(client, channel, thread_ts=thread_ts, **abstract_message(paper))
+    if failure is None:
+        receipt.answered()
+        return
+    settle(receipt, respond_safely, respond, response_type="ephemeral", replace_original=False,
+           **abstract_message(paper, note=failure.hint))
 
 
 def on_more(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext) -> None:
@@ -86,17 +133,22 @@ def on_more(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltC
         query, offset = parse_page_value(action.get("value", ""))
     except (ValueError, KeyError, TypeError):
         log.warning("More button with a bad value ignored")
+        context["receipt"].answered()
         return
     ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-    context["background"](answer_more, context["services"], respond, query, offset, ephemeral)
+    if not context["workers"].answers.submit(
+        settle, context["receipt"], answer_more, context["services"], respond, query, offset,
+        ephemeral,
+    ):
+        context["receipt"].unanswered()
 
 
 def answer_more(
     services: Services, respond: Respond, query: str, offset: int, ephemeral: bool
-) -> None:
+) -> bool:
     """The next page replaces the message it was asked from."""
     reply = search_reply(services, query, offset=offset, ephemeral=ephemeral)
-    respond_safely(respond, replace_original=True, **reply)
+    return respond_safely(respond, replace_original=True, **reply)
 
 
 def on_share(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext) -> None:
@@ -105,15 +157,22 @@ def on_share(ack: Ack, action: dict, body: dict, respond: Respond, context: Bolt
         query, offset = parse_page_value(action.get("value", ""))
     except (ValueError, KeyError, TypeError):
         log.warning("Share button with a bad value ignored")
+        context["receipt"].answered()
         return
     user = (body.get("user") or {}).get("id")
-    context["background"](answer_share, context["services"], respond, query, offset, user)
+    if not context["workers"].answers.submit(
+        settle, context["receipt"], answer_share, context["services"], respond, query, offset,
+        user,
+    ):
+        context["receipt"].unanswered()
 
 
 def answer_share(
     services: Services, respond: Respond, query: str, offset: int, user: str | None
-) -> None:
+) -> bool:
     """Post the same page for everyone (response_url works without channel membership)."""
     reply = search_reply(services, query, offset=offset, ephemeral=False, shared_by=user)
     if respond_safely(respond, response_type="in_channel", replace_original=False, **reply):
         respond_safely(respond, delete_original=True)
+        return True
+    return False

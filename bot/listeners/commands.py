@@ -1,45 +1,122 @@
-"""`/papers`: ack at once, answer on the response_url from a background thread."""
+"""`/papers`: one listener, one table of subcommands, search for everything else.
+
+Help is answered in the ack itself. Everything else acks at once (empty) and answers on
+the response_url from a worker lane: searches from `answers`, the digest's subscription
+commands from `slack_calls` (they call users.info and conversations.join).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message, notice_message
-from bot.listeners import respond_safely, search_reply
+from bot.listeners.failures import database_trouble
+from bot.listeners.receipts import Receipt, settle
+from bot.listeners.replies import database_down_message, respond_safely, search_reply, slack_text
+from bot.listeners.workers import Workers
 from bot.services import Services
 
-SUBCOMMANDS = ("subscribe", "unsubscribe", "subscriptions")
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/papers …`: the words (unescaped, whitespace collapsed) and where it came from."""
+
+    text: str
+    command: dict[str, Any]
+    ack: Ack
+    respond: Respond
+    client: WebClient
+    services: Services
+    workers: Workers
+    receipt: Receipt
+
+
+Subcommand = Callable[[Invocation], None]
 
 
 def register(app: App) -> None:
     app.command("/papers")(papers_command)
 
 
-def papers_command(ack: Ack, command: dict, respond: Respond, context: dict) -> None:
-    query = " ".join((command.get("text") or "").split())
-    first = query.split(" ", 1)[0].lower()
-    if not query or first in ("help", "-h", "--help", "?"):
-        ack(response_type="ephemeral", **help_message())
-        return
-    if first in SUBCOMMANDS:
-        # Only reached when the digest's own listener is not installed.
-        ack(
-            response_type="ephemeral",
-            **notice_message(
-                "Channel digests are not available on this PaperBot yet.",
-                "Channel digests are not available yet.",
-            ),
-        )
-        return
-    ack()  # empty ack: the answer follows on the response_url within a second or so
-    background: Callable[..., Any] = context["background"]
-    background(answer_command, context["services"], query, respond)
+def papers_command(
+    ack: Ack, command: dict, respond: Respond, context: BoltContext, client: WebClient
+) -> None:
+    text = " ".join(slack_text(command.get("text") or "").split())
+    call = Invocation(
+        text, command, ack, respond, client, context["services"], context["workers"],
+        context["receipt"],
+    )
+    first = text.split(" ", 1)[0].lower()
+    SUBCOMMANDS.get(first, search)(call)
 
 
-def answer_command(services: Services, query: str, respond: Respond) -> None:
+def show_help(call: Invocation) -> None:
+    call.ack(response_type="ephemeral", **help_message())
+    call.receipt.answered()
+
+
+def search(call: Invocation) -> None:
+    """The default: rank the library for the words and answer only to the requester."""
+    call.ack()  # empty ack: the answer follows on the response_url
+    if not call.workers.answers.submit(
+        settle, call.receipt, answer_command, call.services, call.text, call.respond
+    ):
+        call.receipt.unanswered()
+
+
+def answer_command(services: Services, query: str, respond: Respond) -> bool:
     """Search and answer only to the requester (ephemeral, with a Share button)."""
     reply = search_reply(services, query, ephemeral=True)
-    respond_safely(respond, response_type="ephemeral", **reply)
+    return respond_safely(respond, response_type="ephemeral", **reply)
+
+
+def subscription(call: Invocation) -> None:
+    """`subscribe|unsubscribe|subscriptions`: the digest's commands (bot/digest)."""
+    from bot.digest import subscriptions  # the digest loads only when asked for
+
+    if not subscriptions.is_subscription_command(call.text):
+        search(call)
+        return
+    call.ack()
+    if not call.workers.slack_calls.submit(settle, call.receipt, answer_subscription, call):
+        call.receipt.unanswered()
+
+
+def answer_subscription(call: Invocation) -> bool:
+    from bot.digest import subscriptions
+    from bot.digest.poster import SlackPoster
+
+    cmd = call.command
+    try:
+        text = subscriptions.handle(
+            call.services,
+            SlackPoster(call.client),
+            team_id=cmd.get("team_id") or "",
+            channel_id=cmd.get("channel_id") or "",
+            user_id=cmd.get("user_id") or "",
+            text=call.text,
+        )
+    except SQLAlchemyError as exc:
+        database_trouble(exc, "answering a subscription command")
+        return respond_safely(call.respond, response_type="ephemeral", **database_down_message())
+    return respond_safely(
+        call.respond, response_type="ephemeral", **notice_message(text, text[:150])
+    )
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "": show_help,
+    "help": show_help,
+    "-h": show_help,
+    "--help": show_help,
+    "?": show_help,
+    "subscribe": subscription,
+    "unsubscribe": subscription,
+    "subscriptions": subscription,
+}

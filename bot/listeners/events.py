@@ -1,43 +1,100 @@
-"""Events API: @mentions are answered in a thread.
+"""Events API: @mentions are answered in a thread; uninstalls stop the workspace's digests.
 
-Retries of the same event_id are dropped before they get here (bot/app.py middleware).
-The lifecycle events (app_uninstalled, tokens_revoked) are handled by the digest's
-listeners in subscriptions.py, which deactivate the team's subscriptions.
+Copies of an event already answered (Slack retries, other replicas) are dropped before
+they get here (bot/listeners/receipts.py). A mention is searched on the `answers` lane and
+posted on the `slack_calls` lane, so a hanging Slack API never delays /papers answers.
 """
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message
-from bot.listeners import post_message, search_reply, strip_mention, tell_user
+from bot.listeners.failures import database_trouble
+from bot.listeners.receipts import Receipt
+from bot.listeners.replies import post_message, search_reply, strip_mention, tell_user
+from bot.listeners.workers import Workers
 from bot.services import Services
+from bot.slack_api import Kind
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
     app.event("app_mention")(on_mention)
+    app.event("app_uninstalled")(on_app_uninstalled)
+    app.event("tokens_revoked")(on_tokens_revoked)
 
 
 def on_mention(event: dict, context: BoltContext, client: WebClient) -> None:
     query = strip_mention(event.get("text") or "")
     thread_ts = event.get("thread_ts") or event["ts"]
-    context["background"](
-        answer_mention, context["services"], client, event["channel"], event.get("user"),
-        thread_ts, query,
-    )
+    workers: Workers = context["workers"]
+    receipt: Receipt = context["receipt"]
+    if not workers.answers.submit(
+        answer_mention, context["services"], workers, client, receipt, event["channel"],
+        event.get("user"), thread_ts, query,
+    ):
+        receipt.unanswered()
 
 
 def answer_mention(
-    services: Services, client: WebClient, channel: str, user: str | None, thread_ts: str,
-    query: str,
+    services: Services, workers: Workers, client: WebClient, receipt: Receipt, channel: str,
+    user: str | None, thread_ts: str, query: str,
 ) -> None:
     """Results in the mention's thread (visible to all); a bare mention gets the help."""
     if not query or query.lower() in ("help", "?"):
         reply = help_message()
     else:
         reply = search_reply(services, query, ephemeral=False)
-    error = post_message(client, channel, thread_ts=thread_ts, **reply)
-    if error:
-        tell_user(client, channel, user, error)
+    if not workers.slack_calls.submit(
+        deliver_mention, client, receipt, channel, user, thread_ts, reply
+    ):
+        receipt.unanswered()
 
+
+def deliver_mention(
+    client: WebClient, receipt: Receipt, channel: str, user: str | None, thread_ts: str,
+    reply: dict,
+) -> None:
+    """Post in the thread. A refusal Slack will repeat (channel, workspace, message) is
+    settled as answered after telling the user; a transient one leaves it to a retry."""
+    failure = post_message(client, channel, thread_ts=thread_ts, **reply)
+    if failure is None:
+        receipt.answered()
+        return
+    tell_user(client, channel, user, failure)
+    if failure.kind is Kind.TRANSIENT:
+        receipt.unanswered()
+    else:
+        receipt.answered()
+
+
+def _stop(context: BoltContext, team_id: str | None, reason: str) -> None:
+    from bot.digest import subscriptions  # the digest loads only when asked for
+
+    receipt: Receipt = context["receipt"]
+    try:
+        subscriptions.stop_workspace(context["services"], team_id, reason)
+    except SQLAlchemyError as exc:
+        database_trouble(exc, f"handling {reason}")
+        receipt.unanswered()
+        return
+    receipt.answered()
+
+
+def on_app_uninstalled(body: dict, context: BoltContext) -> None:
+    _stop(context, context.team_id or body.get("team_id"), "app_uninstalled")
+
+
+def on_tokens_revoked(event: dict, body: dict, context: BoltContext) -> None:
+    """Only a revoked bot token stops digests (user tokens are not used for posting)."""
+    if (event.get("tokens") or {}).get("bot"):
+        _stop(context, context.team_id or body.get("team_id"), "tokens_revoked")
+    else:
+        log.info("team %s revoked user tokens only; digests continue", context.team_id)
+        context["receipt"].answered()

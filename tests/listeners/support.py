@@ -37,6 +37,7 @@ def make_services(db_url: str, home: Path, fake: FakeSlack, **env: str) -> Servi
         "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET,
         "SLACK_API_URL": fake.api_url,
         "PAPERBOT_SCHEDULER": "0",
+        "PAPERBOT_SEED": "1",  # a configured DATABASE_URL is not seeded unless asked
         **env,
     })
     return Services.create(config)

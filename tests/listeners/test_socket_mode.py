@@ -24,7 +24,8 @@ def test_socket_mode_answers_mentions_once_and_commands(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_"))}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'paperbot.db'}", PAPERBOT_HOME=str(tmp_path),
-        PAPERBOT_SCHEDULER="0", SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN,
+        PAPERBOT_SCHEDULER="0", PAPERBOT_SEED="1", SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=APP_TOKEN,
         SLACK_API_URL=fake_slack.api_url, LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1",
     )  # no SLACK_SIGNING_SECRET: Socket Mode does not need one
     log_file = tmp_path / "serve.log"
