@@ -60,7 +60,7 @@ class Slot:
         if not self.had_today:
             return self.at
         tomorrow = self.day + timedelta(days=1)
-        return datetime.combine(tomorrow, self.at.timetz()).replace(tzinfo=self.at.tzinfo)
+        return datetime.combine(tomorrow, self.at.time(), tzinfo=self.at.tzinfo)
 
 
 def local_clock(sub: Subscription) -> tuple[ZoneInfo, time]:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("subscribe", "unsubscribe", "subscriptions")
 MAX_TOPIC = 200
 COMMAND_RE = re.compile(r"^\s*(subscribe|unsubscribe|subscriptions)\b", re.IGNORECASE)
 _AT_RE = re.compile(r"(?:^|\s)at\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)
