@@ -78,6 +78,8 @@ def run_cycle(
 
     # 1. due
     slots, report.bad = due.scan(services, now)
+    for line in report.bad:  # skipped; the other channels go on
+        log.error("digest skipped for %s", line)
     todo = [slot for slot in slots if slot.due(now, post_now=post_now)]
     if post_now:
         report.had_today = sum(slot.had_today for slot in slots)

@@ -8,7 +8,6 @@ time or time zone is logged and skipped, never allowed to stop the other channel
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -19,8 +18,6 @@ from storage.models import Subscription
 
 if TYPE_CHECKING:
     from bot.services import Services
-
-log = logging.getLogger(__name__)
 
 
 def parse_hhmm(value: str) -> time:
@@ -77,7 +74,8 @@ def local_clock(sub: Subscription) -> tuple[ZoneInfo, time]:
 
 
 def scan(services: Services, now: datetime) -> tuple[list[Slot], list[str]]:
-    """Every active subscription's slot at `now`, and one line per unusable subscription."""
+    """Every active subscription's slot at `now`, and one line per unusable subscription
+    (naming it and what is wrong, for the caller to log or print)."""
     slots: list[Slot] = []
     bad: list[str] = []
     with services.db.session() as s:
@@ -89,7 +87,6 @@ def scan(services: Services, now: datetime) -> tuple[list[Slot], list[str]]:
                 at_day = datetime.combine(day, at, tzinfo=tz)
             except Exception as exc:  # one subscription's bad data is not the cycle's
                 reason = str(exc) if isinstance(exc, BadSettings) else repr(exc)
-                log.error("digest skipped for %s: %s", where, reason)
                 bad.append(f"{where}: {reason}")
                 continue
             slots.append(Slot(sub, day, at_day, repo.get_run(s, sub.id, day) is not None))

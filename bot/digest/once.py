@@ -47,7 +47,7 @@ def run_once(
     try:
         report = run_cycle(services, poster, clock=clock, always_fetch=True, post_now=post_now)
         now = clock()
-        slots, bad = due.scan(services, now)
+        slots, _ = due.scan(services, now)
     except SQLAlchemyError as exc:
         log.debug("digest cycle: database error", exc_info=True)  # LOG_LEVEL=DEBUG: where
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -55,8 +55,8 @@ def run_once(
         return out
     out.lines.append(report.summary())
     out.lines += [schedule_line(slot, now) for slot in slots]
-    out.lines += [f"{line}: skipped" for line in bad]
-    if not slots and not bad:
+    out.lines += [f"{line}: skipped" for line in report.bad]
+    if not slots and not report.bad:
         out.lines.append(
             "no active subscriptions: `/papers subscribe` in a Slack channel sets one up"
         )
