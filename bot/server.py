@@ -199,7 +199,7 @@ class RateLimitedWarning:
                 self._held += 1
                 return
             held, self._held, self._last = self._held, 0, now
-        suffix = f" ({held} similar held back in the last {self.every:g} s)" if held else ""
+        suffix = f" ({held} more like it since the previous such line)" if held else ""
         self.logger.warning(msg + suffix, *args)
 
 
@@ -225,9 +225,14 @@ class DatabaseHealth:
         self._probe: Future[None] | None = None
 
     def ok(self) -> bool:
-        with self._lock:  # concurrent /health requests share one probe
-            now = time.monotonic()
-            if now - self._checked < self.ttl:
+        if time.monotonic() - self._checked < self.ttl:
+            return self._ok
+        # One probe at a time; /health requests arriving meanwhile get the last verdict
+        # instead of each holding one of waitress's threads for up to `timeout`.
+        if not self._lock.acquire(blocking=False):
+            return self._ok
+        try:
+            if time.monotonic() - self._checked < self.ttl:
                 return self._ok
             ok, why = self._run_probe()
             self._checked = time.monotonic()
@@ -238,6 +243,8 @@ class DatabaseHealth:
                     log.error("database unreachable (%s); /health answers 503", why)
             self._ok = ok
             return ok
+        finally:
+            self._lock.release()
 
     def _run_probe(self) -> tuple[bool, str]:
         if self._probe is not None and not self._probe.done():
