@@ -4,7 +4,9 @@ Point the app at it with SLACK_API_URL=fake.api_url. It also receives `response_
 posts (fake.response_url(...)) and keeps every message per channel, with thread_ts and
 metadata, so conversations.history / conversations.replies answer like Slack's do.
 Failures are injected per method: `fail("chat.postMessage", "channel_not_found",
-channel="C1")`, `rate_limit("chat.postMessage", retry_after=1)`, `delay(method, 0.2)`.
+channel="C1")`, `rate_limit("chat.postMessage", retry_after=1)`, `delay(method, 0.2)`,
+`fail_http("chat.postMessage", 500)` (an HTML error page, as Slack's edge sends), and
+`hang(method)` (no answer until `release(method)` or stop()).
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ class _Failure:
     channel: str | None
     status: int = 200
     retry_after: int | None = None
+    html: bool = False  # answer with an HTML error page instead of Slack's JSON
+
+
+ERROR_PAGE = (
+    "<html><head><title>{status} Internal Server Error</title></head><body><h1>"
+    "Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>"
+)
 
 
 class FakeSlack:
@@ -64,6 +73,7 @@ class FakeSlack:
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
         self._delays_after: dict[str, float] = {}
+        self._hangs: dict[str, threading.Event] = {}
         self._lock = threading.RLock()
         self._ts = int(time.time())
         self._seq = 0
@@ -94,6 +104,8 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        for method in list(self._hangs):
+            self.release(method)
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -139,6 +151,24 @@ class FakeSlack:
             self._failures.setdefault(method, []).append(
                 _Failure("ratelimited", times, None, status=429, retry_after=retry_after)
             )
+
+    def fail_http(self, method: str, status: int = 500, *, times: int = 1) -> None:
+        """The next `times` calls answer HTTP `status` with an HTML page (not JSON)."""
+        with self._lock:
+            self._failures.setdefault(method, []).append(
+                _Failure("http_error", times, None, status=status, html=True)
+            )
+
+    def hang(self, method: str) -> None:
+        """Calls to `method` get no answer until release(method) (a hanging Slack API)."""
+        with self._lock:
+            self._hangs[method] = threading.Event()
+
+    def release(self, method: str) -> None:
+        with self._lock:
+            gate = self._hangs.pop(method, None)
+        if gate is not None:
+            gate.set()
 
     def delay(self, method: str, seconds: float) -> None:
         self._delays[method] = seconds
@@ -195,6 +225,10 @@ class FakeSlack:
             self.calls.append(Call(method, params, headers))
         if method in self._delays:
             time.sleep(self._delays[method])
+        with self._lock:
+            gate = self._hangs.get(method)
+        if gate is not None:
+            gate.wait()
         if not headers.get("authorization", "").startswith("Bearer "):
             self._send(req, 200, {"ok": False, "error": "not_authed"})
             return
@@ -202,6 +236,9 @@ class FakeSlack:
             failure = self._take_failure(method, params)
             if failure is None:
                 status, body = 200, self._dispatch(method, params)
+        if failure is not None and failure.html:
+            self._send_html(req, failure.status, ERROR_PAGE.format(status=failure.status))
+            return
         if failure is not None:
             extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             self._send(req, failure.status, {"ok": False, "error": failure.error}, extra)
@@ -236,6 +273,15 @@ class FakeSlack:
         req.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             req.send_header(k, v)
+        req.end_headers()
+        req.wfile.write(data)
+
+    @staticmethod
+    def _send_html(req: BaseHTTPRequestHandler, status: int, page: str) -> None:
+        data = page.encode()
+        req.send_response(status)
+        req.send_header("Content-Type", "text/html; charset=utf-8")
+        req.send_header("Content-Length", str(len(data)))
         req.end_headers()
         req.wfile.write(data)
 
