@@ -73,13 +73,16 @@ def title_key(title: str) -> str:
 def clean_text(s: str) -> str:
     """Collapse the whitespace and line breaks that listings and arXiv put inside fields,
     and turn stray control characters into spaces (they are invisible junk in Slack)."""
-    if not s.isascii() or _CONTROL.search(s):
-        s = _CONTROL.sub(" ", s)
-    return " ".join(s.split())
+    s = " ".join(s.split())
+    if not s.isprintable():  # rare: only then is the regex run
+        s = " ".join(_CONTROL.sub(" ", s).split())
+    return s
 
 
 def refused_char(value: str) -> str | None:
     """Why no database can store `value` (a NUL, an unpaired surrogate), or None."""
+    if value.isascii() and "\x00" not in value:  # both O(1) or memchr-fast: the common case
+        return None
     m = _REFUSED.search(value)
     if m is None:
         return None
@@ -139,10 +142,14 @@ class PaperRecord:
             raise ValueError("a paper needs a title")
         if len(self.authors) > MAX_AUTHORS:
             raise ValueError(f"authors lists {len(self.authors):,} names (at most {MAX_AUTHORS:,})")
-        authors = [
-            _text(f"authors[{i}]", a, MAX_AUTHOR_CHARS) for i, a in enumerate(self.authors)
-        ]
-        put(self, "authors", tuple(a for a in authors if a))
+        authors = self.authors
+        if authors and not (
+            all(isinstance(a, str) for a in authors)
+            and "".join(authors).isprintable()  # so no NUL, surrogate or control either
+            and max(map(len, authors)) <= MAX_AUTHOR_CHARS
+        ):  # the fast check failed: find and name the bad name, and clean the others
+            cleaned = [_text(f"authors[{i}]", a, MAX_AUTHOR_CHARS) for i, a in enumerate(authors)]
+            put(self, "authors", tuple(a for a in cleaned if a))
         for name in ("url", "pdf_url", "code_url"):
             put(self, name, _optional_text(name, getattr(self, name), MAX_URL_CHARS, clean=False))
         put(self, "categories", _optional_text("categories", self.categories, MAX_CATEGORIES_CHARS))
