@@ -137,8 +137,10 @@ def import_paths(
     """Import listing / HF / arXiv files into `db`.
 
     Without skip_bad, raises ImportFailed (file, line, reason) before writing anything
-    if any file is unusable. `on_change` runs after each committed batch that added or
-    updated papers (the CLI passes the search index refresh).
+    if any file is unusable, including values the database would refuse only at write
+    time. A paper given twice in one file is imported from its last line only.
+    `on_change` runs after each committed batch that added or updated papers (the CLI
+    passes the search index refresh).
     """
     if fmt not in ("auto", *FORMATS):
         raise ValueError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
