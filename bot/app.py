@@ -72,6 +72,7 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
     workers = Workers()
     app.paperbot_background = workers  # type: ignore[attr-defined]  # for shutdown
     answer_once = AnswerOnce(services.db)
+    workers.on_shutdown(answer_once.retire)
 
     @app.middleware
     def attach_services(context: dict, next: Callable[[], None]) -> None:

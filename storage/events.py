@@ -69,6 +69,12 @@ def new_owner() -> str:
     return owner
 
 
+def retire_owner(owner: str) -> None:
+    """`owner` stopped answering (its app shut down): its open claims are abandoned."""
+    with _owners_lock:
+        _live_owners.discard(owner)
+
+
 def process_owner() -> str:
     """This process's default claimer (a new one after a fork)."""
     global _owner

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.listeners.failures import database_trouble
 from storage.db import Database
-from storage.events import claim, mark_answered, new_owner, owner_is_gone
+from storage.events import claim, mark_answered, new_owner, owner_is_gone, retire_owner
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ class AnswerOnce:
         # ours as abandoned.
         self._busy: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def retire(self) -> None:
+        """This app stopped: claims it left unanswered may be taken over at once."""
+        retire_owner(self.owner)
 
     def _enter(self, key: str) -> None:
         with self._lock:

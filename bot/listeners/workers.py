@@ -74,6 +74,11 @@ class Workers:
     ) -> None:
         self.answers = Lane("answers", answer_workers)
         self.slack_calls = Lane("slack-calls", slack_workers)
+        self._on_shutdown: list[Callable[[], None]] = []
+
+    def on_shutdown(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the lanes have finished (e.g. give up this app's open claims)."""
+        self._on_shutdown.append(fn)
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future | None:
         """Old `context["background"](fn, …)` callers: the answers lane."""
@@ -83,3 +88,5 @@ class Workers:
         # Answers hand Web API calls to the other lane, so they stop first.
         self.answers.shutdown(wait=wait)
         self.slack_calls.shutdown(wait=wait)
+        for fn in self._on_shutdown:
+            fn()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
+import logging
 import re
 from datetime import date
+
+import pytest
 
 from bot.blocks import ZWSP, validate_message
 from storage.papers import PaperRecord, upsert_papers
@@ -163,3 +167,46 @@ def test_abstract_falls_back_to_the_clicker_when_the_thread_is_closed(
     assert abstract["response_type"] == "ephemeral" and abstract["replace_original"] is False
     assert "archived" in abstract["blocks"][0]["elements"][0]["text"]
     assert abstract["blocks"][1]["type"] == "header"
+
+
+@sqlite_only
+def test_abstract_button_with_a_forged_id_answers_the_clicker(
+    paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Defect 6: a huge integer (OverflowError in the driver), zero or junk as the paper id:
+    the clicker is told the paper is gone, with one log line and no traceback."""
+    body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url("q"))
+    paperbot.sender.send(body, ctype)
+    [answer] = fake_slack.wait_for(lambda: responses(fake_slack, "q"))
+    caplog.set_level(logging.INFO)
+    for i, value in enumerate(("99999999999999999999999", str(2**63), "0", "-3", "１２")):
+        blocks = json.loads(json.dumps(answer["blocks"]))
+        blocks[1]["accessory"]["value"] = value
+        click, ctype = block_actions(blocks, "paper_abstract",
+                                     response_url=fake_slack.response_url(f"abs{i}"))
+        assert paperbot.sender.send(click, ctype).status_code == 200
+        [reply] = fake_slack.wait_for(lambda i=i: responses(fake_slack, f"abs{i}"))
+        assert "That paper is no longer in the library." in " ".join(texts(reply)), value
+        assert reply["response_type"] == "ephemeral"
+    paperbot.app.paperbot_background.shutdown(wait=True)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@sqlite_only
+def test_sample_papers_show_a_link_not_an_internal_id(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """Defect 6: bundled papers have no arXiv id or URL; answers link each title (a Hugging
+    Face search for it) and never show a `title:<hash>` key."""
+    body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url("q"))
+    paperbot.sender.send(body, ctype)
+    [answer] = fake_slack.wait_for(lambda: responses(fake_slack, "q"))
+    click, ctype = block_actions(answer["blocks"], "paper_abstract",
+                                 response_url=fake_slack.response_url("abs"))
+    paperbot.sender.send(click, ctype)
+    [abstract] = fake_slack.wait_for(lambda: responses(fake_slack, "abs"))
+    for section in [b for b in answer["blocks"] if b["type"] == "section"]:
+        assert section["text"]["text"].startswith("*<https://"), section["text"]["text"][:80]
+    assert "<https://huggingface.co/papers?q=" in " ".join(texts(abstract))
+    for payload in (answer, abstract):
+        assert "title:" not in json.dumps(payload)

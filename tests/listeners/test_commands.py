@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import select
+
+from storage.models import SlackReceipt
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_payloads import block_actions, slash_command
+from tests.fakes.slack_payloads import app_mention, block_actions, slash_command
 from tests.listeners.support import Running, responses, sqlite_only, texts
 
 
@@ -129,3 +133,71 @@ def test_burst_of_50_commands_each_acked_within_3s(
     names = {name for name, _ in fake_slack.response_posts}
     assert names == {f"b{i}" for i in range(50)}
     assert all(p.get("blocks") for _, p in fake_slack.response_posts)
+
+
+def test_replayed_slash_command_is_answered_once(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """Defect 3: the same signed body (same trigger_id) sent twice within Slack's 5-minute
+    window gets one answer, also for a button click."""
+    body, ctype = slash_command("diffusion caching", response_url=fake_slack.response_url("r"))
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    [first] = _answer(fake_slack, "r")
+    assert paperbot.sender.send(body, ctype).status_code == 200  # the replay
+
+    click, ctype = block_actions(
+        first["blocks"], "papers_more", response_url=fake_slack.response_url("more")
+    )
+    assert paperbot.sender.send(click, ctype).status_code == 200
+    _answer(fake_slack, "more")
+    assert paperbot.sender.send(click, ctype).status_code == 200
+    paperbot.app.paperbot_background.shutdown(wait=True)
+    assert len(responses(fake_slack, "r")) == 1
+    assert len(responses(fake_slack, "more")) == 1
+    with paperbot.services.db.session() as s:
+        kinds = dict(s.execute(
+            select(SlackReceipt.kind, SlackReceipt.state)
+        ).all())
+    assert kinds == {"command": "answered", "action": "answered"}
+
+
+@sqlite_only
+def test_text_slack_escaped_is_shown_once_escaped(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """Defect 6: Slack sends `<`, `>` and `&` as entities; the answer must not escape them
+    a second time (`&amp;lt;` shows as "&lt;" in Slack)."""
+    typed = "<qzx> & <vrb>"
+    as_slack_sends = html.escape(typed, quote=False)
+    body, ctype = slash_command(as_slack_sends, response_url=fake_slack.response_url("e"))
+    paperbot.sender.send(body, ctype)
+    [answer] = _answer(fake_slack, "e")
+    shown = " ".join(texts(answer, parsed_only=True))
+    assert "“&lt;qzx&gt; &amp; &lt;vrb&gt;”" in shown, shown
+    assert "&amp;lt;" not in shown and "&amp;amp;" not in shown
+    assert html.unescape("&lt;qzx&gt; &amp; &lt;vrb&gt;") == typed  # round trip
+
+    body, ctype, payload = app_mention(f"<@UBOT> {as_slack_sends}")
+    paperbot.sender.send(body, ctype)
+    ts = payload["event"]["ts"]
+    [reply] = fake_slack.wait_for(
+        lambda: [m for m in fake_slack.posted() if m.get("thread_ts") == ts]
+    )
+    shown = " ".join(texts(reply, parsed_only=True))
+    assert "“&lt;qzx&gt; &amp; &lt;vrb&gt;”" in shown and "&amp;lt;" not in shown
+
+
+@sqlite_only
+def test_subscription_words_route_to_the_digest_and_lookalikes_to_search(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """The /papers table: `subscriptions` is the digest's, `subscribers …` is a search."""
+    _command = slash_command
+    body, ctype = _command("subscriptions", response_url=fake_slack.response_url("subs"))
+    paperbot.sender.send(body, ctype)
+    [subs] = _answer(fake_slack, "subs")
+    assert "daily digest" in " ".join(texts(subs))
+    body, ctype = _command("subscribers diffusion", response_url=fake_slack.response_url("s2"))
+    paperbot.sender.send(body, ctype)
+    [found] = _answer(fake_slack, "s2")
+    assert "paper_abstract" in str(found["blocks"]) or "No papers match" in str(found)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from storage.db import Database
-from storage.events import claim_event, prune_receipts
+from storage.events import (
+    CLAIM_GRACE,
+    Claim,
+    claim,
+    claim_event,
+    mark_answered,
+    prune_receipts,
+    receipt_state,
+)
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention
 from tests.listeners.support import assert_valid_messages, make_services, start
@@ -72,3 +83,108 @@ def test_many_retries_at_once_answer_once(db_url: str, tmp_path: Path) -> None:
             b.stop()
         assert len(fake.calls_to("chat.postMessage")) == 1
         assert_valid_messages(fake)
+
+
+def _replies(fake: FakeSlack, ts: str) -> list[dict]:
+    return [m for m in fake.posted() if m.get("thread_ts") == ts]
+
+
+def test_claim_states_and_take_over(db: Database) -> None:
+    """claimed -> answered; a lost claim (old, or its process gone) is taken over once."""
+    now = datetime.now(UTC)
+    assert claim(db, "event", "Ev1", owner="h:1:a", now=now) is Claim.NEW
+    assert receipt_state(db, "event", "Ev1") == "claimed"
+    alive = lambda owner: False  # noqa: E731
+    assert claim(db, "event", "Ev1", owner="h:2:b", abandoned=alive) is Claim.IN_PROGRESS
+    later = now + CLAIM_GRACE + timedelta(seconds=1)
+    assert claim(db, "event", "Ev1", owner="h:2:b", now=later, abandoned=alive) \
+        is Claim.TAKEN_OVER
+    assert claim(db, "event", "Ev1", owner="h:3:c", now=later, abandoned=alive) \
+        is Claim.IN_PROGRESS  # taken over once: the new claim is fresh
+    mark_answered(db, "event", "Ev1")
+    assert claim(db, "event", "Ev1", owner="h:4:d", now=later + CLAIM_GRACE * 2,
+                 abandoned=lambda owner: True) is Claim.ANSWERED
+    assert claim(db, "command", "Ev1", owner="h:1:a") is Claim.NEW  # kinds are apart
+
+
+def test_event_whose_answer_failed_is_answered_by_slacks_retry(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Defect 4: claimed, then the answer was lost (Slack refused chat.postMessage with a
+    500): the retry answers it, once; a retry of the answered event is skipped."""
+    with FakeSlack() as fake:
+        running = start(make_services(db_url, tmp_path / "home", fake))
+        try:
+            fake.fail_http("chat.postMessage", 500, times=2)  # the call and its one retry
+            body, ctype, payload = app_mention("<@UBOT> diffusion caching", event_id="EvLOST01")
+            ts = payload["event"]["ts"]
+            assert running.sender.send(body, ctype).status_code == 200
+            fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))  # told it failed
+            running.app.paperbot_background.shutdown(wait=True)
+            assert not _replies(fake, ts)
+            assert receipt_state(running.services.db, "event", "EvLOST01") == "claimed"
+        finally:
+            running.stop()
+        again = start(make_services(db_url, tmp_path / "home", fake))  # restarted, too
+        try:
+            assert again.sender.send(body, ctype, retry_num=1).status_code == 200
+            fake.wait_for(lambda: _replies(fake, ts))
+            assert again.sender.send(body, ctype, retry_num=2).status_code == 200
+            again.app.paperbot_background.shutdown(wait=True)
+            assert receipt_state(again.services.db, "event", "EvLOST01") == "answered"
+        finally:
+            again.stop()
+        assert len(_replies(fake, ts)) == 1
+
+
+def test_retry_in_the_same_process_takes_over_a_failed_answer(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Defect 4, same replica: no need to wait out the grace when our own answer failed."""
+    with FakeSlack() as fake:
+        running = start(make_services(db_url, tmp_path / "home", fake))
+        try:
+            fake.fail_http("chat.postMessage", 500, times=2)
+            body, ctype, payload = app_mention("<@UBOT> video generation")
+            ts = payload["event"]["ts"]
+            running.sender.send(body, ctype)
+            fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))
+            time.sleep(0.2)  # the failed answer has settled its receipt
+            running.sender.send(body, ctype, retry_num=1)
+            fake.wait_for(lambda: _replies(fake, ts))
+            running.sender.send(body, ctype, retry_num=2)
+            running.app.paperbot_background.shutdown(wait=True)
+        finally:
+            running.stop()
+        assert len(_replies(fake, ts)) == 1
+
+
+def test_stale_or_orphaned_claims_are_answered_fresh_ones_are_not(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Defect 4: a claim left by a crash is answered by the retry: when older than the grace,
+    or at once when its process is gone; a fresh claim of a live process is left alone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    with FakeSlack() as fake:
+        running = start(make_services(db_url, tmp_path / "home", fake))
+        db = running.services.db
+        old = datetime.now(UTC) - CLAIM_GRACE - timedelta(seconds=5)
+        assert claim(db, "event", "EvSTALE1", owner="elsewhere:7:x", now=old) is Claim.NEW
+        assert claim(db, "event", "EvDEAD01", owner=f"{host}:{dead.pid}:x") is Claim.NEW
+        assert claim(db, "event", "EvBUSY01", owner="elsewhere:7:x") is Claim.NEW
+        try:
+            sent = {}
+            for event_id in ("EvSTALE1", "EvDEAD01", "EvBUSY01"):
+                body, ctype, payload = app_mention("<@UBOT> diffusion", event_id=event_id)
+                sent[event_id] = payload["event"]["ts"]
+                assert running.sender.send(body, ctype, retry_num=1).status_code == 200
+            fake.wait_for(lambda: _replies(fake, sent["EvSTALE1"]))
+            fake.wait_for(lambda: _replies(fake, sent["EvDEAD01"]))
+            running.app.paperbot_background.shutdown(wait=True)
+        finally:
+            running.stop()
+        assert len(_replies(fake, sent["EvSTALE1"])) == 1
+        assert len(_replies(fake, sent["EvDEAD01"])) == 1
+        assert not _replies(fake, sent["EvBUSY01"])
