@@ -7,8 +7,10 @@ what the log got: one short answer per request, one log line per failure (no tra
 from __future__ import annotations
 
 import logging
+import random
+import string
+import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -213,15 +215,26 @@ def test_unreachable_database_answers_every_request_and_logs_a_few_lines(
 
 @sqlite_only
 def test_burst_of_100_commands_with_new_words_all_answered_without_errors(
-    paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Defect 7: 100 concurrent /papers, each with a word never seen before: 100 answers."""
     caplog.set_level(logging.INFO)
-    words = [f"zq{uuid.uuid4().hex[:10]}" for _ in range(100)]
+    # Switch threads far more often than CPython's default 5 ms, so a shared, unsafe
+    # tokenizer or stemmer gets interleaved within this burst rather than once in a while.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    request.addfinalizer(lambda: sys.setswitchinterval(interval))
+    # Letters only (words with digits skip the stemmer) and long, with suffixes to strip.
+    rng = random.Random(7)
+    words = [
+        "zq" + "".join(rng.choice(string.ascii_lowercase) for _ in range(14)) + "izationally"
+        for _ in range(100)
+    ]
 
     def one(i: int) -> int:
         body, ctype = slash_command(
-            f"diffusion {words[i]}", response_url=fake_slack.response_url(f"w{i}")
+            " ".join(["diffusion", *words[i:i + 10]]), response_url=fake_slack.response_url(f"w{i}")
         )
         return paperbot.sender.send(body, ctype).status_code
 
