@@ -186,6 +186,10 @@ def test_unreachable_database_answers_every_request_and_logs_a_few_lines(
 
         for i in range(n):
             _command(running, fake_slack, "diffusion caching", f"down{i}")
+        for action in ("paper_abstract", "papers_more"):  # buttons, on the response_url
+            click, ctype = block_actions(before["blocks"], action,
+                                         response_url=fake_slack.response_url(action))
+            assert running.sender.send(click, ctype).status_code == 200
         body, ctype, payload = app_mention("<@UBOT> video generation")
         assert running.sender.send(body, ctype).status_code == 200
         fake_slack.wait_for(
@@ -205,8 +209,11 @@ def test_unreachable_database_answers_every_request_and_logs_a_few_lines(
         assert answer["response_type"] == "ephemeral"
         assert DATABASE_DOWN in " ".join(texts(answer))
     assert DATABASE_DOWN in " ".join(texts(reply))
+    for action in ("paper_abstract", "papers_more"):
+        [answer] = fake_slack.wait_for(lambda a=action: responses(fake_slack, a))
+        assert DATABASE_DOWN in " ".join(texts(answer)), action
     problems = _problems(caplog)
-    print(f"\n{n + 1} requests with the database down: {len(problems)} log lines: "
+    print(f"\n{n + 3} requests with the database down: {len(problems)} log lines: "
           + " | ".join(r.getMessage()[:80] for r in problems))
     assert len(problems) <= 3
     assert not [r for r in caplog.records if r.exc_info]
