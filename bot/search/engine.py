@@ -293,6 +293,12 @@ class SearchEngine:
     def size(self) -> int:
         return len(self._ready())
 
+    @property
+    def index(self) -> BM25Index:
+        """The current index (built or loaded on first use), read-only, for readers that score
+        with weights of their own (the recommender: see BM25Index.match_terms)."""
+        return self._ready()
+
     # ----- internals ----------------------------------------------------------------------
 
     def _ready(self) -> BM25Index:

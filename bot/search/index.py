@@ -234,6 +234,32 @@ class BM25Index:
             out.update(zip(seg.paper_ids[live].tolist(), dense[live].tolist(), strict=True))
         return out
 
+    def match_terms(self, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(paper ids, scores, published ordinals) of every live document scoring non-zero
+        for weighted terms: each term's BM25 contribution with its weight in place of its
+        idf. For readers with term weights of their own (the recommender's profiles and
+        more-like-this); unknown terms are ignored, NO_DATE marks undated papers."""
+        snap = self.snapshot
+        tw = [
+            (tid, float(w))
+            for t, w in weights.items()
+            if w and (tid := self.vocab.get(t)) is not None and tid < len(snap.df) and snap.df[tid]
+        ]
+        ids, scores, pubs = [], [], []
+        for seg, norm in zip(snap.segments, snap.norms, strict=True):
+            docs, acc = accumulate(seg, norm, tw)
+            if docs is None:
+                docs = np.flatnonzero(acc)
+                acc = acc[docs]
+            keep = seg.alive[docs] & (acc != 0)
+            docs, acc = docs[keep], acc[keep]
+            ids.append(seg.paper_ids[docs])
+            scores.append(acc)
+            pubs.append(seg.published[docs])
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int32)
+        return np.concatenate(ids), np.concatenate(scores), np.concatenate(pubs)
+
     def paper_ids(self) -> np.ndarray:
         """Ids of all live papers, ascending."""
         parts = [s.paper_ids[s.alive] for s in self.snapshot.segments]
