@@ -108,6 +108,8 @@ class Subscription(Base):
     post_time: Mapped[str] = mapped_column(String(5))  # "HH:MM" in `tz`
     tz: Mapped[str] = mapped_column(String(64), default="UTC")
     created_by: Mapped[str] = mapped_column(String(32))
+    # A personal digest (`/papers subscribe me`): the user whose DM (channel_id) gets it.
+    for_user: Mapped[str | None] = mapped_column(String(32), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     inactive_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -130,6 +132,8 @@ class DigestRun(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     local_date: Mapped[date] = mapped_column(Date)
     planned: Mapped[list[int]] = mapped_column(JSON, default=list)  # paper ids, in order
+    # Saves and reactions the order was learned from (shown in the header); None: trending.
+    learned_from: Mapped[int | None] = mapped_column(Integer)
     # planned -> posting -> done | empty (nothing new) | failed (channel gone)
     status: Mapped[str] = mapped_column(String(16), index=True)
     # none -> intent (about to post; state in Slack unknown until checked) -> posted
