@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -89,6 +90,53 @@ class SlackReceipt(Base):
 
 # The old name (events only, before 0005); tests/test_server.py still counts rows with it.
 SlackEventReceipt = SlackReceipt
+
+
+# --- Feedback (issue 10): saves, hides and reactions, keyed by workspace ---
+
+
+class Feedback(Base):
+    """One signal one user gave one paper in one channel: a save, a hide or a reaction.
+
+    The unique key makes every write idempotent (a retried click or event finds its row
+    already there); taking a signal back (un-save, reaction_removed) deletes the row.
+    `channel_id` is where it was given, so a channel's model learns only from its own.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "user_id", "channel_id", "paper_id", "signal", "detail",
+            name="uq_feedback_signal",
+        ),
+        Index("ix_feedback_team_user", "team_id", "user_id"),
+        Index("ix_feedback_team_channel", "team_id", "channel_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    signal: Mapped[str] = mapped_column(String(16))  # save | hide | reaction
+    detail: Mapped[str] = mapped_column(String(64), default="")  # reaction name, else ""
+    value: Mapped[int] = mapped_column(Integer)  # +1 or -1
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaperMessage(Base):
+    """A message PaperBot posted about one paper (a digest's abstract reply, an Abstract
+    answer): reactions on it are feedback on that paper."""
+
+    __tablename__ = "paper_messages"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # digest | abstract | answer
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # --- Digest (issue 4): models below this line belong to the daily digest ---

@@ -1,0 +1,225 @@
+"""Feedback queries: saves, hides and reactions per workspace, user, channel and paper.
+
+Every signal is one row of `feedback` (storage/models.py) under a unique key, so a write
+repeated by a Slack retry finds its row and changes nothing; taking a signal back deletes
+the row. Everything is filtered by team_id first: nothing crosses workspaces.
+
+Read side (what the recommenders use):
+  signals(team, user_id=…)     one user's signals, summed per paper, from every channel
+  signals(team, channel_id=…)  everyone's signals given in that channel, summed per paper
+  saved_ids / hidden_ids       one user's saves (newest first) / hides
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Feedback, Paper, PaperMessage
+
+SAVE = "save"
+HIDE = "hide"
+REACTION = "reaction"
+
+SAVE_VALUE = 1
+HIDE_VALUE = -1
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _insert_ignore(session: Session, model: type, values: dict[str, object],
+                   keys: list[str]) -> bool:
+    """Insert a row unless one with the same unique key exists; True when this one won."""
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = (
+            dialect_insert(table).values(**values)
+            .on_conflict_do_nothing(index_elements=keys)
+            .returning(table.c[keys[0]])
+        )
+        return session.execute(stmt).first() is not None
+    try:
+        with session.begin_nested():
+            session.execute(table.insert().values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+_FEEDBACK_KEY = ["team_id", "user_id", "channel_id", "paper_id", "signal", "detail"]
+
+
+def _add(session: Session, team_id: str, user_id: str, channel_id: str, paper_id: int,
+         signal: str, detail: str, value: int, enterprise_id: str | None) -> bool:
+    return _insert_ignore(session, Feedback, {
+        "team_id": team_id, "enterprise_id": enterprise_id, "user_id": user_id,
+        "channel_id": channel_id, "paper_id": paper_id, "signal": signal, "detail": detail,
+        "value": value, "created_at": _now(),
+    }, _FEEDBACK_KEY)
+
+
+def _paper_exists(session: Session, paper_id: int) -> bool:
+    return session.get(Paper, paper_id) is not None
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+def is_saved(session: Session, team_id: str, user_id: str, paper_id: int) -> bool:
+    """Whether this user saved this paper (in any channel)."""
+    return session.execute(
+        select(Feedback.id).where(
+            Feedback.team_id == team_id, Feedback.user_id == user_id,
+            Feedback.paper_id == paper_id, Feedback.signal == SAVE,
+        ).limit(1)
+    ).first() is not None
+
+
+def set_save(session: Session, team_id: str, user_id: str, channel_id: str, paper_id: int,
+             saved: bool, *, enterprise_id: str | None = None) -> bool:
+    """Save (recorded where it was given) or un-save (wherever it was given); returns the
+    new state. Repeating either is harmless."""
+    if saved:
+        if not is_saved(session, team_id, user_id, paper_id):
+            _add(session, team_id, user_id, channel_id, paper_id, SAVE, "", SAVE_VALUE,
+                 enterprise_id)
+        return True
+    session.execute(delete(Feedback).where(
+        Feedback.team_id == team_id, Feedback.user_id == user_id,
+        Feedback.paper_id == paper_id, Feedback.signal == SAVE,
+    ))
+    return False
+
+
+def toggle_save(session: Session, team_id: str, user_id: str, channel_id: str, paper_id: int,
+                *, enterprise_id: str | None = None) -> bool | None:
+    """The Save button: saves, or un-saves what was saved. The new state, or None when the
+    paper is not in the library. (Slack retries of one click are dropped by the receipts.)"""
+    if not _paper_exists(session, paper_id):
+        return None
+    saved = is_saved(session, team_id, user_id, paper_id)
+    return set_save(session, team_id, user_id, channel_id, paper_id, not saved,
+                    enterprise_id=enterprise_id)
+
+
+def set_hide(session: Session, team_id: str, user_id: str, channel_id: str, paper_id: int,
+             hidden: bool = True, *, enterprise_id: str | None = None) -> bool | None:
+    """"Not for us" (hidden=True) or its undo; the new state, or None for a missing paper.
+    Hiding also drops the user's save of it: a paper is never both."""
+    if not _paper_exists(session, paper_id):
+        return None
+    if hidden:
+        set_save(session, team_id, user_id, channel_id, paper_id, False)
+        if paper_id not in hidden_ids(session, team_id, user_id):
+            _add(session, team_id, user_id, channel_id, paper_id, HIDE, "", HIDE_VALUE,
+                 enterprise_id)
+        return True
+    session.execute(delete(Feedback).where(
+        Feedback.team_id == team_id, Feedback.user_id == user_id,
+        Feedback.paper_id == paper_id, Feedback.signal == HIDE,
+    ))
+    return False
+
+
+def add_reaction(session: Session, team_id: str, user_id: str, channel_id: str,
+                 paper_id: int, reaction: str, value: int, *,
+                 enterprise_id: str | None = None) -> bool:
+    """A reaction counts once per user, message channel, paper and emoji; True when new."""
+    if not _paper_exists(session, paper_id):
+        return False
+    return _add(session, team_id, user_id, channel_id, paper_id, REACTION, reaction[:64],
+                1 if value > 0 else -1, enterprise_id)
+
+
+def remove_reaction(session: Session, team_id: str, user_id: str, channel_id: str,
+                    paper_id: int, reaction: str) -> bool:
+    """reaction_removed: the signal is taken back; True when there was one."""
+    result = session.execute(delete(Feedback).where(
+        Feedback.team_id == team_id, Feedback.user_id == user_id,
+        Feedback.channel_id == channel_id, Feedback.paper_id == paper_id,
+        Feedback.signal == REACTION, Feedback.detail == reaction[:64],
+    ))
+    return bool(result.rowcount)
+
+
+# --- the message -> paper map ---------------------------------------------------------------
+
+
+def remember_message(session: Session, team_id: str, channel_id: str, ts: str, paper_id: int,
+                     kind: str) -> None:
+    """Record that message `ts` in `channel_id` is about one paper (idempotent)."""
+    _insert_ignore(session, PaperMessage, {
+        "team_id": team_id, "channel_id": channel_id, "ts": ts, "paper_id": paper_id,
+        "kind": kind[:16], "created_at": _now(),
+    }, ["team_id", "channel_id", "ts"])
+
+
+def paper_for_message(session: Session, team_id: str, channel_id: str, ts: str) -> int | None:
+    """The paper a message of ours is about, or None (not ours, or about several papers)."""
+    return session.execute(
+        select(PaperMessage.paper_id).where(
+            PaperMessage.team_id == team_id, PaperMessage.channel_id == channel_id,
+            PaperMessage.ts == ts,
+        )
+    ).scalar()
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def signals(session: Session, team_id: str, *, user_id: str | None = None,
+            channel_id: str | None = None) -> list[tuple[int, float]]:
+    """(paper_id, summed value) of a user's signals (user_id: from every channel), of a
+    channel's (channel_id: everyone's, given in that channel), or of both (one user in one
+    channel). Papers whose signals cancel out are left out."""
+    if user_id is None and channel_id is None:
+        raise ValueError("signals needs a user_id or a channel_id")
+    total = func.sum(Feedback.value)
+    query = select(Feedback.paper_id, total).where(Feedback.team_id == team_id)
+    if user_id is not None:
+        query = query.where(Feedback.user_id == user_id)
+    if channel_id is not None:
+        query = query.where(Feedback.channel_id == channel_id)
+    query = query.group_by(Feedback.paper_id).order_by(Feedback.paper_id)
+    return [(int(pid), float(v)) for pid, v in session.execute(query) if v]
+
+
+def saved_ids(session: Session, team_id: str, user_id: str) -> list[int]:
+    """The papers this user saved, newest save first."""
+    newest = func.max(Feedback.created_at)
+    rows = session.execute(
+        select(Feedback.paper_id, newest)
+        .where(Feedback.team_id == team_id, Feedback.user_id == user_id,
+               Feedback.signal == SAVE)
+        .group_by(Feedback.paper_id)
+        .order_by(newest.desc(), Feedback.paper_id.desc())
+    )
+    return [int(pid) for pid, _ in rows]
+
+
+def hidden_ids(session: Session, team_id: str, user_id: str) -> set[int]:
+    """The papers this user marked "Not for us"."""
+    return set(session.execute(
+        select(Feedback.paper_id).where(
+            Feedback.team_id == team_id, Feedback.user_id == user_id,
+            Feedback.signal == HIDE,
+        )
+    ).scalars())
+
+
+def count(session: Session, team_id: str, **where: object) -> int:
+    """How many feedback rows match (team first; e.g. signal="reaction", user_id=…)."""
+    query = select(func.count()).select_from(Feedback).where(Feedback.team_id == team_id)
+    for column, value in where.items():
+        query = query.where(getattr(Feedback, column) == value)
+    return int(session.execute(query).scalar() or 0)
