@@ -157,8 +157,41 @@ def _token(env: Mapping[str, str], name: str, prefix: str) -> Secret:
     return Secret(raw)
 
 
+def _oauth_credentials(env: Mapping[str, str]) -> tuple[str, Secret]:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: both or neither (one alone is a half-done
+    set-up that would otherwise surface as a failed install much later)."""
+    client_id = env.get("SLACK_CLIENT_ID", "").strip()
+    secret = Secret(env.get("SLACK_CLIENT_SECRET", "").strip())
+    if client_id and not secret:
+        raise ConfigError(
+            "SLACK_CLIENT_ID is set but SLACK_CLIENT_SECRET is not; OAuth needs both "
+            "(Basic Information → App Credentials at https://api.slack.com/apps)"
+        )
+    if secret and not client_id:
+        raise ConfigError(
+            "SLACK_CLIENT_SECRET is set but SLACK_CLIENT_ID is not; OAuth needs both "
+            "(Basic Information → App Credentials at https://api.slack.com/apps)"
+        )
+    if client_id and not re.fullmatch(r"[0-9]+\.[0-9]+", client_id):
+        raise ConfigError(
+            "SLACK_CLIENT_ID must look like 1234567890.1234567890 (Basic Information → "
+            "App Credentials → Client ID)"
+        )
+    return client_id, secret
+
+
 class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable."""
+
+
+def _reactions(env: Mapping[str, str], name: str, default: str) -> frozenset[str]:
+    """A comma-separated set of emoji names (as Slack sends them: `+1`, `fire`, no colons)."""
+    raw = env.get(name, "").strip() or default
+    names = {n.strip().strip(":").lower() for n in raw.split(",") if n.strip().strip(":")}
+    if not names or any(not re.fullmatch(r"[a-z0-9_+\-']{1,64}(::skin-tone-\d)?", n)
+                        for n in names):
+        raise ConfigError(f"{name} must be emoji names separated by commas, e.g. {default}")
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -174,6 +207,11 @@ class Config:
     slack_bot_token: Secret = field(default=Secret(""), repr=False)
     slack_signing_secret: Secret = field(default=Secret(""), repr=False)
     slack_app_token: Secret = field(default=Secret(""), repr=False)
+    # OAuth (distributed app): with both set and no SLACK_BOT_TOKEN, any workspace installs
+    # PaperBot through /slack/install and each gets its own bot token (bot/oauth.py).
+    slack_client_id: str = ""
+    slack_client_secret: Secret = field(default=Secret(""), repr=False)
+    slack_redirect_uri: str | None = None  # else Slack uses the app's only redirect URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     hf_api_url: str = DEFAULT_HF_API_URL
     port: int = 3000
@@ -188,6 +226,18 @@ class Config:
     seed_sample_corpus: bool = True
     log_level: str = "INFO"
     db_busy_timeout_ms: int = 15_000
+    # Recommendations and feedback (issue 10)
+    recommend_days: int = 30
+    positive_reactions: frozenset[str] = frozenset({"+1", "thumbsup", "heart", "fire", "star"})
+    negative_reactions: frozenset[str] = frozenset({"-1", "thumbsdown"})
+
+    @property
+    def oauth(self) -> bool:
+        """OAuth mode: tokens come from the installation store, one per workspace.
+
+        SLACK_BOT_TOKEN wins when it is set too, so a single-workspace deployment that also
+        carries the app's client id and secret keeps working as before."""
+        return bool(self.slack_client_id and self.slack_client_secret) and not self.slack_bot_token
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -201,6 +251,12 @@ class Config:
         seed = _bool(env, "PAPERBOT_SEED")
         scheduler = _bool(env, "PAPERBOT_SCHEDULER")
         slack_api_url = _http_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL)
+        client_id, client_secret = _oauth_credentials(env)
+        redirect_uri = (
+            _http_url(env, "SLACK_REDIRECT_URI", "https://YOUR-HOST/slack/oauth_redirect")
+            if env.get("SLACK_REDIRECT_URI", "").strip()
+            else None
+        )
         return cls(
             home=home,
             database_url=database_url,
@@ -209,6 +265,9 @@ class Config:
             slack_bot_token=_token(env, "SLACK_BOT_TOKEN", "xoxb-"),
             slack_signing_secret=Secret(env.get("SLACK_SIGNING_SECRET", "").strip()),
             slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-"),
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_redirect_uri=redirect_uri,
             # The Slack SDK joins method names onto the base: without the slash,
             # ".../api" + "chat.postMessage" would call ".../apichat.postMessage".
             slack_api_url=slack_api_url.rstrip("/") + "/",
@@ -223,4 +282,9 @@ class Config:
             seed_sample_corpus=configured_url is None if seed is None else seed,
             log_level=_log_level(env, "LOG_LEVEL"),
             db_busy_timeout_ms=_int(env, "PAPERBOT_DB_BUSY_TIMEOUT_MS", 15_000, 0, 600_000),
+            recommend_days=_int(env, "PAPERBOT_RECOMMEND_DAYS", 30, 1, 3650),
+            positive_reactions=_reactions(
+                env, "PAPERBOT_POSITIVE_REACTIONS", "+1,thumbsup,heart,fire,star"
+            ),
+            negative_reactions=_reactions(env, "PAPERBOT_NEGATIVE_REACTIONS", "-1,thumbsdown"),
         )
