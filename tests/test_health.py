@@ -3,16 +3,13 @@ once it is back, one log line per change of state, and the database is probed at
 once a second however often /health is polled.
 
 Outages are real: a SQLite file whose directory is moved away, and a PostgreSQL reached
-through a TCP proxy in this file that is shut (connections cut, port closed) and reopened.
+through a TCP proxy (tests/fakes/tcp_proxy.py) that is shut (connections cut, port closed)
+and reopened.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import logging
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,12 +18,13 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.logging_setup import setup_logging
 from bot.server import HEALTH_CACHE_SECONDS
 from tests.conftest import POSTGRES_SKIP_REASON
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.listeners.conftest import fake_slack_fixture  # noqa: F401
 from tests.listeners.support import Running, make_services, start
+from tests.logcapture import captured_log
 
 DOWN = {"ok": False, "database": "unreachable"}
 
@@ -34,16 +32,8 @@ DOWN = {"ok": False, "database": "unreachable"}
 @pytest.fixture
 def app_log() -> Iterator[io.StringIO]:
     """The production log configuration, written into a buffer; restored afterwards."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    setup_logging("INFO")
-    buf = io.StringIO()
-    root.handlers[0].setStream(buf)  # type: ignore[attr-defined]
-    try:
+    with captured_log("INFO") as buf:
         yield buf
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
 
 
 def _health(running: Running) -> httpx.Response:
@@ -119,71 +109,6 @@ def test_health_probes_the_database_at_most_about_once_a_second(
         running.stop()
 
 
-class TcpProxy:
-    """A TCP relay on a fixed local port; shut() cuts every connection and stops listening,
-    reopen() listens on the same port again (a database outage and its end)."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.port = 0
-        self._socks: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self.reopen()
-
-    def reopen(self) -> None:
-        lsock = socket.socket()
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind(("127.0.0.1", self.port))
-        lsock.listen(64)
-        self.port = lsock.getsockname()[1]
-        self._listener = lsock
-        threading.Thread(target=self._accept, args=(lsock,), daemon=True).start()
-
-    def _accept(self, lsock: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = lsock.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            server.settimeout(None)
-            with self._lock:
-                self._socks += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def shut(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(OSError):  # wakes the accept() blocked on it (Linux)
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            socks, self._socks = self._socks, []
-        for s in socks:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-
-@pytest.mark.postgres
 def test_health_follows_a_postgresql_outage_and_recovery(
     request: pytest.FixtureRequest, app_log: io.StringIO, tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
@@ -194,7 +119,7 @@ def test_health_follows_a_postgresql_outage_and_recovery(
     from tests.conftest import PG_URL, _pg_schema_url
 
     pg = make_url(PG_URL)
-    proxy = TcpProxy((pg.host or "127.0.0.1", pg.port or 5432))
+    proxy = TcpProxy(pg.host or "127.0.0.1", pg.port or 5432)
     schema = f"t_health_{int(time.time() * 1000) % 10**9}"
     admin = request.getfixturevalue("postgres_admin")
     with admin.engine.begin() as conn:
@@ -205,9 +130,9 @@ def test_health_follows_a_postgresql_outage_and_recovery(
         via_proxy.render_as_string(hide_password=False), tmp_path / "home", fake_slack
     ))
     try:
-        _outage_and_recovery(running, app_log, cut=proxy.shut, restore=proxy.reopen)
+        _outage_and_recovery(running, app_log, cut=proxy.close, restore=proxy.reopen)
     finally:
         running.stop()
-        proxy.shut()
+        proxy.close()
         with admin.engine.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')

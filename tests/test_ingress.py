@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.logging_setup import setup_logging
 from bot.server import MAX_BODY_BYTES
 from tests.fakes.signing import TEST_SIGNING_SECRET, slack_signature
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import VERIFICATION_TOKEN, slash_command
 from tests.listeners.conftest import fake_slack_fixture  # noqa: F401
 from tests.listeners.support import BOT_TOKEN, Running, make_services, sqlite_only, start
+from tests.logcapture import captured_log
 
 FORM = "application/x-www-form-urlencoded"
 FORGED = "2026-01-01 00:00:00,000 ERROR bot.server: FORGED admin password reset"
@@ -38,20 +38,14 @@ def app_log() -> Iterator[io.StringIO]:
 
     Set up before the app is built: Bolt copies the root level into its loggers then.
     """
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
     httpcore = logging.getLogger("httpcore")
     saved_httpcore = httpcore.level
-    setup_logging("DEBUG", secrets=(BOT_TOKEN, TEST_SIGNING_SECRET))
-    httpcore.setLevel(logging.WARNING)  # the test's own HTTP client, not the app
-    buf = io.StringIO()
-    root.handlers[0].setStream(buf)  # type: ignore[attr-defined]
-    try:
-        yield buf
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        httpcore.setLevel(saved_httpcore)
+    with captured_log("DEBUG", secrets=(BOT_TOKEN, TEST_SIGNING_SECRET)) as buf:
+        httpcore.setLevel(logging.WARNING)  # the test's own HTTP client, not the app
+        try:
+            yield buf
+        finally:
+            httpcore.setLevel(saved_httpcore)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_setup import setup_logging
+from tests.logcapture import captured_log
 
 SECRET = "signing-secret-abcdef123456"
 BOT_TOKEN = "xoxb-1111-2222-thisisthebottoken"
@@ -21,16 +21,8 @@ RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \S+: ")
 
 @pytest.fixture
 def log_text() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    setup_logging("DEBUG", secrets=(SECRET,))
-    buf = io.StringIO()
-    root.handlers[0].setStream(buf)  # type: ignore[attr-defined]
-    try:
+    with captured_log("DEBUG", secrets=(SECRET,)) as buf:
         yield buf
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
 
 
 def test_control_characters_in_values_cannot_forge_lines(log_text: io.StringIO) -> None:

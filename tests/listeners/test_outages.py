@@ -22,6 +22,7 @@ from bot.listeners.workers import SLACK_CALL_WORKERS
 from tests.conftest import POSTGRES_SKIP_REASON
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention, block_actions, slash_command
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.listeners.support import (
     Running,
     assert_valid_messages,
@@ -31,7 +32,6 @@ from tests.listeners.support import (
     start,
     texts,
 )
-from tests.listeners.tcp_proxy import TcpProxy
 
 
 def _problems(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

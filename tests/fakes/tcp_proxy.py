@@ -1,5 +1,6 @@
 """A tiny TCP proxy: put it between PaperBot and a dependency, then `close()` it to make
-that dependency really unreachable (connection refused, live connections cut)."""
+that dependency really unreachable (connection refused, live connections cut), and
+`reopen()` it on the same port to end the outage."""
 
 from __future__ import annotations
 
@@ -13,17 +14,24 @@ class TcpProxy:
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+        self.port = 0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._closed = False
-        threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
+        self.reopen()
 
-    def _accept(self) -> None:
+    def reopen(self) -> None:
+        """Listen (again, on the same port after the first time)."""
+        self._closed = False
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(
+            target=self._accept, args=(self._listener,), name="tcp-proxy", daemon=True
+        ).start()
+
+    def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             try:
