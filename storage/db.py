@@ -37,6 +37,15 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+PG_CONNECT_ARGS = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+}
+
+
 def _normalize_url(url: str) -> str:
     u = make_url(url)
     if u.drivername in ("postgresql", "postgres"):
@@ -48,7 +57,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
     url = _normalize_url(url)
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # A down or black-holed server must fail a request within seconds (the receipt claim
+        # runs before Slack's 3-second ack), not after the OS's TCP timeouts. Settings given
+        # in the URL's query win.
+        fail_fast = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in u.query}
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10,
+            connect_args=fail_fast,
+        )
 
     if u.database and u.database != ":memory:":
         Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

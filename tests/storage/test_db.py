@@ -129,3 +129,32 @@ def test_plain_postgresql_url_works_and_a_new_database_is_announced_redacted(
     lines = out.out.splitlines()
     assert len(lines) == 7 and "cach" in lines[0].lower(), out.out  # 3 papers + "3 of N" line
     assert "hunter2pw" not in out.err
+
+
+def test_a_black_holed_postgresql_fails_within_seconds() -> None:
+    """A server that accepts TCP and never answers must not hang a request (the Slack
+    receipt claim runs before the 3-second ack)."""
+    import socket
+    import threading
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never speaks
+    db = Database(f"postgresql://postgres@127.0.0.1:{listener.getsockname()[1]}/test")
+    outcome: list[object] = []
+
+    def connect() -> None:
+        started = time.monotonic()
+        try:
+            with db.engine.connect():
+                outcome.append("connected")
+        except OperationalError:
+            outcome.append(time.monotonic() - started)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    listener.close()
+    assert not worker.is_alive(), "connecting to a silent server hung for 10 s"
+    assert isinstance(outcome[0], float) and outcome[0] < 6
