@@ -1,0 +1,531 @@
+"""Recommendations learned from a user's or channel's signals (saves, hides, reactions).
+
+Every method here turns text into a *weighted bag of terms* and scores it with the search
+index in one pass over the terms' postings (`BM25Index.match_terms`): a term's contribution
+to a paper is its weight times BM25's saturated term frequency `(k1+1)·tf/(tf+norm)`, so a
+profile costs what a long query costs, at any library size, and nothing is trained per paper.
+
+* A paper's vector: its BM25 token list (title counted twice, as the index does), each term
+  weighted `idf · (k1+1)·tf/(tf+norm)` — the index's own BM25 weight — and scaled to length 1.
+* The profile (Rocchio): the mean of the positive papers' vectors minus NEGATIVE_WEIGHT
+  times the mean of the negatives', its PROFILE_TERMS strongest positive terms and
+  NEGATIVE_TERMS strongest negative ones. Sent to the index with each weight times the
+  term's idf, so a paper's score is a BM25-weighted dot product with the profile; negative
+  terms push papers about what was hidden down. benchmarks/README.md compares this with
+  more-like-this unions and a logistic regression on the same features; the profile won on
+  the development topics (and costs one index pass).
+* More like this (Lucene's MoreLikeThis): the paper's MLT_TERMS best terms by the same
+  weight, each boosted by weight / best weight, scored by BM25 (boost × idf).
+
+Profiles are cached by a fingerprint of the signals and the index snapshot, so paging and
+repeated requests do not rebuild them; a new signal builds a new profile from the few signal
+papers only (no corpus-wide retraining exists to avoid). No Slack code here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import select
+
+from bot.search.documents import paper_tokens
+from bot.search.engine import SearchEngine
+from bot.search.index import BM25Index
+from bot.search.snapshot import K1, B
+from storage.models import Paper
+from storage.papers import get_papers
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+MIN_SIGNALS = 3  # positive papers a channel needs before its model ranks its digest
+PROFILE_TERMS = 60  # strongest positive terms kept in a profile
+NEGATIVE_TERMS = 30  # strongest negative terms kept
+NEGATIVE_WEIGHT = 0.75  # Rocchio's gamma: how hard hidden papers push their words down
+MLT_TERMS = 25  # terms of a more-like-this query (Lucene's maxQueryTerms default)
+WHY_WORDS = 3  # words named in a why-line
+WHY_TITLE_CHARS = 70
+CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of feedback on a paper: +1 save / positive reaction, -1 hide / negative."""
+
+    paper_id: int
+    weight: float
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A recommended paper, its score, and one line saying why it was picked."""
+
+    paper_id: int
+    score: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Term weights to send to the index (already times idf), and what explains a pick."""
+
+    weights: dict[str, float]
+    positives: tuple[tuple[int, str, dict[str, float]], ...]  # (paper id, title, unit vector)
+    negatives: tuple[int, ...] = ()
+    term_weights: dict[str, float] = field(default_factory=dict)  # before the idf factor
+
+
+# ----- paper vectors ------------------------------------------------------------------------
+
+
+def _idf(index: BM25Index, term: str) -> float:
+    tid = index.vocab.get(term)
+    return 0.0 if tid is None else index.snapshot.idf(tid)
+
+
+def term_vector(index: BM25Index, tokens: Sequence[str], *, unit: bool = True) -> dict[str, float]:
+    """A token list's terms weighted as BM25 weighs them in a document (idf × saturated tf)."""
+    counts: dict[str, int] = {}
+    for t in tokens:
+        counts[t] = counts.get(t, 0) + 1
+    avgdl = index.snapshot.avgdl or 1.0
+    norm = K1 * (1 - B + B * len(tokens) / avgdl)
+    vec = {}
+    for t, c in counts.items():
+        w = _idf(index, t) * (K1 + 1) * c / (c + norm)
+        if w > 0:
+            vec[t] = w
+    if unit and vec:
+        n = math.sqrt(sum(w * w for w in vec.values()))
+        vec = {t: w / n for t, w in vec.items()}
+    return vec
+
+
+def _texts(services: Services, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    with services.db.session() as s:
+        return {p.id: (p.title, p.abstract or "") for p in get_papers(s, ids)}
+
+
+def paper_vectors(services: Services, ids: Iterable[int]) -> dict[int, tuple[str, dict]]:
+    """(title, unit term vector) of stored papers, tokenized with the library's tokenizer."""
+    index = services.search.index
+    tok = services.search.tokenizer
+    return {
+        pid: (title, term_vector(index, paper_tokens(title, abstract, tok)))
+        for pid, (title, abstract) in _texts(services, ids).items()
+    }
+
+
+# ----- profiles -----------------------------------------------------------------------------
+
+
+def net_signals(signals: Iterable[Signal]) -> tuple[dict[int, float], dict[int, float]]:
+    """Signals summed per paper: (positive papers → weight, negative papers → |weight|)."""
+    net: dict[int, float] = {}
+    for s in signals:
+        net[s.paper_id] = net.get(s.paper_id, 0.0) + float(s.weight)
+    pos = {p: w for p, w in net.items() if w > 0}
+    neg = {p: -w for p, w in net.items() if w < 0}
+    return pos, neg
+
+
+def _top_terms(vec: dict[str, float], n: int) -> dict[str, float]:
+    return dict(sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
+def _centroid(vectors: Iterable[tuple[float, dict[str, float]]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    total = 0.0
+    for w, vec in vectors:
+        total += w
+        for t, v in vec.items():
+            out[t] = out.get(t, 0.0) + w * v
+    return {t: v / total for t, v in out.items()} if total else {}
+
+
+def rocchio(
+    pos: Sequence[tuple[float, dict[str, float]]],
+    neg: Sequence[tuple[float, dict[str, float]]],
+    *,
+    terms: int = PROFILE_TERMS,
+    negative_terms: int = NEGATIVE_TERMS,
+    gamma: float = NEGATIVE_WEIGHT,
+) -> dict[str, float]:
+    """Centroid of the positives minus gamma × centroid of the negatives, strongest terms."""
+    q = _centroid(pos)
+    for t, v in _centroid(neg).items():
+        q[t] = q.get(t, 0.0) - gamma * v
+    up = _top_terms({t: v for t, v in q.items() if v > 0}, terms)
+    down = _top_terms({t: -v for t, v in q.items() if v < 0}, negative_terms)
+    return {**up, **{t: -v for t, v in down.items()}}
+
+
+def to_query(index: BM25Index, term_weights: dict[str, float]) -> dict[str, float]:
+    """Profile weights as index weights: times idf, so documents are weighed by BM25 too."""
+    out = {}
+    for t, w in term_weights.items():
+        idf = _idf(index, t)
+        if idf > 0 and w:
+            out[t] = w * idf
+    return out
+
+
+_caches: weakref.WeakKeyDictionary[SearchEngine, OrderedDict] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _cached(engine: SearchEngine, key: tuple, make):  # type: ignore[no-untyped-def]
+    """Per-engine LRU: the snapshot is part of every key, so a changed library rebuilds."""
+    with _cache_lock:
+        cache = _caches.setdefault(engine, OrderedDict())
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _cache_lock:
+        cache[key] = value
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
+
+
+def _fingerprint(pos: dict[int, float], neg: dict[int, float]) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    h.update(repr((sorted(pos.items()), sorted(neg.items()))).encode())
+    return h.hexdigest()
+
+
+def build_profile(services: Services, signals: Sequence[Signal]) -> Profile | None:
+    """The signals' profile (cached), or None when no paper has a positive net signal."""
+    pos, neg = net_signals(signals)
+    if not pos:
+        return None
+    index = services.search.index
+    key = ("profile", id(index.snapshot), _fingerprint(pos, neg))
+
+    def make() -> Profile | None:
+        vecs = paper_vectors(services, [*pos, *neg])
+        pos_v = [(pos[p], vecs[p][1]) for p in sorted(pos) if p in vecs]
+        neg_v = [(neg[p], vecs[p][1]) for p in sorted(neg) if p in vecs]
+        if not pos_v:
+            return None
+        tw = rocchio(pos_v, neg_v)
+        return Profile(
+            weights=to_query(index, tw),
+            positives=tuple((p, vecs[p][0], vecs[p][1]) for p in sorted(pos) if p in vecs),
+            negatives=tuple(sorted(neg)),
+            term_weights=tw,
+        )
+
+    return _cached(services.search, key, make)
+
+
+# ----- scoring ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scored:
+    ids: np.ndarray
+    scores: np.ndarray
+    published: np.ndarray
+
+
+def score_terms(index: BM25Index, weights: dict[str, float]) -> Scored:
+    ids, scores, pubs = index.match_terms(weights)
+    return Scored(ids, scores, pubs)
+
+
+def _best(
+    sc: Scored,
+    n: int,
+    exclude: Collection[int],
+    recent_from: int | None,
+    allowed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The n best positive-scoring ids (score desc, id asc), outside `exclude`, within the
+    recent window (published on/after `recent_from` or undated) when it holds n, else all."""
+    keep = sc.scores > 0
+    if exclude:
+        keep &= ~np.isin(sc.ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+    if allowed is not None:
+        keep &= np.isin(sc.ids, allowed)
+    if recent_from is not None:
+        recent = keep & ((sc.published == 0) | (sc.published >= recent_from))
+        if np.count_nonzero(recent) >= n:
+            keep = recent
+    ids, scores = sc.ids[keep], sc.scores[keep]
+    if n < len(scores):
+        part = np.argpartition(-scores, n - 1)[:n]
+        cut = scores[part].min()
+        sel = np.flatnonzero(scores >= cut)
+        ids, scores = ids[sel], scores[sel]
+    order = np.lexsort((ids, -scores))[:n]
+    return ids[order], scores[order]
+
+
+def _surface_words(title: str, abstract: str, tokenizer, terms: Sequence[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """How the paper itself spells each index term (stems read badly): first occurrence."""
+    text = f"{title}\n{abstract}"
+    seen: dict[str, str] = {}
+    for term, s, e in tokenizer.token_spans(text):
+        if term not in seen:
+            seen[term] = text[s:e].lower()
+    out: list[str] = []
+    for t in terms:
+        w = seen.get(t, t)
+        if w not in out:
+            out.append(w)
+    return out
+
+
+def _short(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= WHY_TITLE_CHARS else title[: WHY_TITLE_CHARS - 1] + "…"
+
+
+def _explain(
+    services: Services,
+    ids: Sequence[int],
+    query: dict[str, float],
+    positives: Sequence[tuple[int, str, dict[str, float]]] = (),
+) -> dict[int, str]:
+    """One line per paper: the saved paper it is closest to, and the words that weighed most."""
+    index = services.search.index
+    tok = services.search.tokenizer
+    out = {}
+    for pid, (title, abstract) in _texts(services, ids).items():
+        tokens = paper_tokens(title, abstract, tok)
+        vec = term_vector(index, tokens)
+        contrib = {t: query[t] * v for t, v in vec.items() if query.get(t, 0) > 0}
+        top = [t for t, _ in sorted(contrib.items(), key=lambda kv: (-kv[1], kv[0]))][:WHY_WORDS]
+        words = ", ".join(_surface_words(title, abstract, tok, top))
+        parts = []
+        if positives:
+            sims = [
+                (sum(v * pv.get(t, 0.0) for t, v in vec.items()), -p, ptitle)
+                for p, ptitle, pv in positives
+            ]
+            sim, _, ptitle = max(sims)
+            if sim > 0:
+                parts.append(f"closest to your saved “{_short(ptitle)}”")
+        if words:
+            parts.append(f"words: {words}")
+        out[pid] = " — ".join(parts) or "similar words"
+    return out
+
+
+# ----- fallbacks ----------------------------------------------------------------------------
+
+
+def _cutoff(recent_days: int | None, today: date | None) -> int | None:
+    if recent_days is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    return (today - timedelta(days=recent_days)).toordinal()
+
+
+def _trending(
+    services: Services, n: int, exclude: Collection[int], recent_from: int | None
+) -> list[Pick]:
+    """Most upvoted papers, newest first among equals (recent window first, then all)."""
+    out: list[Pick] = []
+    taken = set(exclude)
+    windows: list[int | None] = [recent_from, None] if recent_from is not None else [None]
+    with services.db.session() as s:
+        for lo in windows:
+            q = select(Paper.id, Paper.upvotes).order_by(
+                Paper.upvotes.desc().nulls_last(), Paper.published.desc().nulls_last(), Paper.id
+            )
+            if lo is not None:
+                since = date.fromordinal(lo)
+                q = q.where((Paper.published >= since) | Paper.published.is_(None))
+            q = q.limit(n + len(taken))
+            for pid, up in s.execute(q):
+                if len(out) >= n:
+                    break
+                if pid in taken:
+                    continue
+                taken.add(pid)
+                why = f"trending: {up} upvotes" if up else "trending in the library"
+                out.append(Pick(pid, float(up or 0), why))
+            if len(out) >= n:
+                break
+    return out
+
+
+def _words_query(services: Services, words: str) -> dict[str, float]:
+    """A search query as index weights: idf × repeats, exactly as search scores it."""
+    index = services.search.index
+    out: dict[str, float] = {}
+    for t in services.search.tokenizer.tokenize(words):
+        out[t] = out.get(t, 0.0) + _idf(index, t)
+    return {t: w for t, w in out.items() if w}
+
+
+# ----- the API ------------------------------------------------------------------------------
+
+
+def recommend(
+    services: Services,
+    signals: Sequence[Signal],
+    *,
+    limit: int = 5,
+    offset: int = 0,
+    exclude: Collection[int] = (),
+    recent_days: int | None = 30,
+    words: str | None = None,
+    fallback_topic: str | None = None,
+    today: date | None = None,
+) -> list[Pick]:
+    """Top papers for these signals, skipping `exclude` and the signal papers themselves.
+
+    Candidates published within `recent_days` (or undated) first, the whole library when
+    that leaves fewer than offset + limit. `words` keeps only papers matching them (BM25)
+    and adds their BM25 score to the model's. With no positive signal: papers on
+    `fallback_topic`, then trending ones (most upvoted, newest).
+    """
+    n = offset + limit
+    if limit <= 0:
+        return []
+    pos, neg = net_signals(signals)
+    skip = set(exclude) | set(pos) | set(neg)
+    recent_from = _cutoff(recent_days, today)
+    index = services.search.index
+    profile = build_profile(services, signals)
+    picks: list[Pick] = []
+    if words:
+        wq = _words_query(services, words)
+        if wq:
+            ws = score_terms(index, wq)
+            if profile is not None:
+                ps = score_terms(index, profile.weights)
+                combined = _combine(ws, ps)
+                ids, scores = _best(combined, n, skip, recent_from)
+                why = _explain(services, ids.tolist(), profile.weights, profile.positives)
+            else:
+                ids, scores = _best(ws, n, skip, recent_from)
+                why = {pid: f"matches “{_short(words)}”" for pid in ids.tolist()}
+            picks = [
+                Pick(p, s, why.get(p, ""))
+                for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
+            ]
+        return picks[offset:]
+    if profile is not None:
+        ids, scores = _best(score_terms(index, profile.weights), n, skip, recent_from)
+        why = _explain(services, ids.tolist(), profile.weights, profile.positives)
+        picks = [
+            Pick(p, s, why[p])
+            for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
+            if p in why
+        ]
+    elif fallback_topic:
+        tq = _words_query(services, fallback_topic)
+        if tq:
+            ids, scores = _best(score_terms(index, tq), n, skip, recent_from)
+            picks = [
+                Pick(p, s, f"on this channel's topic “{_short(fallback_topic)}”")
+                for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
+            ]
+    if len(picks) < n:
+        picks += _trending(
+            services, n - len(picks), skip | {p.paper_id for p in picks}, recent_from
+        )
+    return picks[offset:]
+
+
+def _combine(words: Scored, profile: Scored) -> Scored:
+    """Papers matching the words, scored by profile + words, each scaled to its best."""
+    if not len(words.ids):
+        return words
+    wmax = float(words.scores.max()) or 1.0
+    pmax = float(profile.scores.max()) if len(profile.scores) else 0.0
+    pmax = pmax if pmax > 0 else 1.0
+    order = np.argsort(profile.ids)
+    pos = np.searchsorted(profile.ids[order], words.ids)
+    pos = np.minimum(pos, max(len(order) - 1, 0))
+    hit = (
+        (profile.ids[order][pos] == words.ids)
+        if len(order)
+        else np.zeros(len(words.ids), dtype=bool)
+    )
+    prof = np.where(hit, profile.scores[order][pos] if len(order) else 0.0, 0.0)
+    return Scored(words.ids, words.scores / wmax + prof / pmax, words.published)
+
+
+def mlt_terms(index: BM25Index, tokens: Sequence[str], n: int = MLT_TERMS) -> dict[str, float]:
+    """Lucene MoreLikeThis's query of a document: its n best terms by weight, each boosted by
+    weight / best (terms found in no other paper are useless and skipped)."""
+    vec = term_vector(index, tokens, unit=False)
+    df = index.snapshot.df
+    vec = {t: w for t, w in vec.items() if df[index.vocab[t]] >= 2}
+    top = _top_terms(vec, n)
+    best = max(top.values(), default=0.0)
+    return {t: w / best for t, w in top.items()} if best else {}
+
+
+def more_like_this(
+    services: Services,
+    paper_id: int,
+    *,
+    limit: int = 5,
+    offset: int = 0,
+    exclude: Collection[int] = (),
+) -> list[Pick]:
+    """The papers most like this one over its whole text (title and abstract), best first."""
+    if limit <= 0:
+        return []
+    texts = _texts(services, [paper_id])
+    if paper_id not in texts:
+        return []
+    index = services.search.index
+    title, abstract = texts[paper_id]
+    key = ("mlt", id(index.snapshot), paper_id)
+    query = _cached(
+        services.search,
+        key,
+        lambda: to_query(
+            index, mlt_terms(index, paper_tokens(title, abstract, services.search.tokenizer))
+        ),
+    )
+    if not query:
+        return []
+    ids, scores = _best(score_terms(index, query), offset + limit, set(exclude) | {paper_id}, None)
+    why = _explain(services, ids.tolist(), query)
+    return [Pick(p, s, why.get(p, "")) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)][
+        offset:
+    ]
+
+
+def rank_candidates(
+    services: Services, signals: Sequence[Signal], candidate_ids: Sequence[int]
+) -> dict[int, tuple[float, str]] | None:
+    """Each candidate's score by the signals' profile, with a why-line; None when fewer than
+    MIN_SIGNALS papers have a positive signal (the caller keeps its usual order then).
+    Candidates sharing no weighted word with the profile score 0.0."""
+    pos, _ = net_signals(signals)
+    if len(pos) < MIN_SIGNALS or not candidate_ids:
+        return None if len(pos) < MIN_SIGNALS else {}
+    profile = build_profile(services, signals)
+    if profile is None:
+        return None
+    sc = score_terms(services.search.index, profile.weights)
+    cand = np.fromiter(dict.fromkeys(candidate_ids), dtype=np.int64)
+    keep = np.isin(sc.ids, cand)
+    got = dict(zip(sc.ids[keep].tolist(), sc.scores[keep].tolist(), strict=True))
+    why = _explain(services, [p for p in got if got[p] > 0], profile.weights, profile.positives)
+    return {
+        pid: (got.get(pid, 0.0), why.get(pid, "shares no words with the saved papers"))
+        for pid in cand.tolist()
+    }
