@@ -42,6 +42,11 @@ def _no_results_message(services: Services, query: str, args: argparse.Namespace
     from bot.search.engine import QueryError
 
     generic = f"No papers match {query!r}. Try fewer or different words."
+    if not services.search.size:
+        return (
+            "The library is empty: add papers with `paperbot import FILE` (listing, HF or "
+            "arXiv JSON/JSONL), or set PAPERBOT_SEED=1 to load the bundled sample."
+        )
     filters = {"since": args.since, "until": args.until, "source": args.source}
     if not any(v is not None for v in filters.values()):
         return generic

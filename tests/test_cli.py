@@ -86,10 +86,10 @@ def test_configured_database_that_is_gone_is_created_empty_and_said_loudly(
     env = make_cli_env(f"sqlite:///{path}", tmp_path)
     proc = run(env, "search", "diffusion")
     assert proc.returncode == 0, proc.stderr
-    assert "No papers match 'diffusion'" in proc.stdout
+    assert "The library is empty" in proc.stdout and "paperbot import" in proc.stdout
     assert "EMPTY database" in proc.stderr and str(path) in proc.stderr, proc.stderr
     again = run(env, "search", "diffusion")  # the next start finds it, and says nothing
-    assert "No papers match" in again.stdout and again.stderr == ""
+    assert "The library is empty" in again.stdout and again.stderr == ""
 
 
 def test_embedded_default_is_seeded_with_the_sample_corpus(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_seed_can_be_refused_for_the_embedded_default(tmp_path: Path) -> None:
     env = {**make_cli_env("", tmp_path), "PAPERBOT_SEED": "0"}
     del env["DATABASE_URL"]
     proc = run(env, "search", "diffusion")
-    assert "No papers match" in proc.stdout and proc.stderr == ""
+    assert "The library is empty" in proc.stdout and proc.stderr == ""
 
 
 # --- CLI defects: broken pipes, empty filtered results, --limit, links --------------------
