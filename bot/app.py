@@ -18,10 +18,11 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import slack_api
+from bot import oauth, slack_api
 from bot.config import Config
 from bot.listeners.receipts import AnswerOnce
 from bot.listeners.workers import Workers
+from bot.oauth import Installations
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,11 @@ def quiet_slack_sdk() -> None:
 def make_client(config: Config) -> WebClient:
     """The app's Web API client, from the one factory (bot.slack_api.make_client).
 
-    Kept here for callers that import it from bot.app (bot/server.py, digest tests).
+    Kept here for callers that import it from bot.app (bot/server.py, digest tests). In
+    OAuth mode it carries no token: Bolt sets each request's workspace token on its copy.
     """
-    return slack_api.make_client(str(config.slack_bot_token), config.slack_api_url)
+    token = None if config.oauth else str(config.slack_bot_token)
+    return slack_api.make_client(token, config.slack_api_url)
 
 
 def create_app(services: Services, *, client: WebClient | None = None) -> App:
@@ -61,6 +64,17 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
 
     quiet_slack_sdk()
     config = services.config
+    installations: Installations | None = None
+    multi: dict[str, Any] = {}
+    if config.oauth:
+        # Any workspace installs it; each request runs with its own workspace's token.
+        installations = Installations(config, services.db)
+        multi = {
+            "installation_store": installations,
+            "authorize": oauth.authorize(config, installations),
+            "oauth_settings": oauth.oauth_settings(config, installations, services.db),
+            "before_authorize": oauth.installed_only(installations),
+        }
     app = App(
         client=client or make_client(config),
         signing_secret=str(config.slack_signing_secret) or None,
@@ -68,7 +82,9 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         request_verification_enabled=True,
         listener_executor=ThreadPoolExecutor(ACK_WORKERS, thread_name_prefix="paperbot-ack"),
         name="paperbot",
+        **multi,
     )
+    app.paperbot_installations = installations  # type: ignore[attr-defined]  # None: one workspace
     workers = Workers()
     app.paperbot_background = workers  # type: ignore[attr-defined]  # for shutdown
     answer_once = AnswerOnce(services.db)
@@ -80,6 +96,9 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
         context["workers"] = workers
         context["background"] = workers  # the answers lane, for older callers
         next()
+
+    if installations is not None:
+        app.middleware(oauth.forget_uninstalled(installations))
 
     @app.middleware
     def answer_each_request_once(

@@ -41,6 +41,7 @@ from waitress import create_server, wasyncore
 
 from bot.app import create_app
 from bot.config import Config, ConfigError
+from bot.oauth import INSTALL_PATH
 from bot.services import Services
 from bot.slack_api import Kind, describe, make_client
 from storage.db import Database, explain
@@ -70,6 +71,9 @@ StartResponse = Callable[..., Any]
 
 def check_credentials(config: Config) -> None:
     """Raise ConfigError naming every missing setting and where to copy it from."""
+    if config.oauth:
+        _check_oauth(config)
+        return
     needed = ["SLACK_BOT_TOKEN"]
     if not config.slack_app_token:  # Socket Mode needs no signing secret
         needed.append("SLACK_SIGNING_SECRET")
@@ -85,6 +89,21 @@ def check_credentials(config: Config) -> None:
             + "\n".join(lines)
             + "\n(Socket Mode instead of HTTP: also set SLACK_APP_TOKEN, an app-level token "
             "xapp-… with connections:write, under 'Basic Information' → 'App-Level Tokens'.)"
+        )
+
+
+def _check_oauth(config: Config) -> None:
+    """OAuth mode: HTTP only (the install pages are web pages) and a signing secret."""
+    if config.slack_app_token:
+        raise ConfigError(
+            "SLACK_APP_TOKEN (Socket Mode) cannot go with OAuth installs: /slack/install and "
+            "/slack/oauth_redirect are served over HTTP. Unset SLACK_APP_TOKEN to distribute "
+            "PaperBot, or set SLACK_BOT_TOKEN to run it in one workspace."
+        )
+    if not config.slack_signing_secret:
+        raise ConfigError(
+            "`paperbot serve` needs SLACK_SIGNING_SECRET in the environment.\n"
+            f"  SLACK_SIGNING_SECRET: {WHERE['SLACK_SIGNING_SECRET']}"
         )
 
 
@@ -319,6 +338,8 @@ class PaperBotWSGI:
     def __init__(self, services: Services, app: App) -> None:
         self.services = services
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
+        flow = app.oauth_flow
+        self.oauth_paths = (flow.install_path, flow.redirect_uri_path) if flow else ()
         self.gate = SignatureGate(str(services.config.slack_signing_secret))
         self.health = DatabaseHealth(services.db)
         self.warn_rejected = RateLimitedWarning(log)
@@ -332,6 +353,13 @@ class PaperBotWSGI:
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"ok": False})
             return self._slack(environ, start_response)
+        if path in self.oauth_paths:
+            # A browser, not Slack: Bolt checks the state (cookie + database), not a signature.
+            if method != "GET":
+                return _json(start_response, "405 Method Not Allowed", {"ok": False})
+            environ["CONTENT_LENGTH"] = "0"
+            environ["wsgi.input"] = io.BytesIO(b"")
+            return self.slack(environ, start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
@@ -451,6 +479,10 @@ def start_digest_scheduler(services: Services, client: WebClient) -> Any:
     except ImportError:
         log.warning("digest scheduler not installed (bot.digest.scheduler); no digests here")
         return None
+    if services.config.oauth:  # each subscription posts with its own workspace's token
+        from bot.digest.poster import team_posters
+
+        return start_scheduler(services, client, team_posters(services.config, services.db))
     return start_scheduler(services, client)
 
 
@@ -473,9 +505,14 @@ def serve(services: Services) -> None:
     check_credentials(config)
     log.info("warming the search index")
     services.search.warm()
-    client = make_client(config.slack_bot_token, config.slack_api_url, retry_connections=True)
+    token = None if config.oauth else config.slack_bot_token
+    client = make_client(token, config.slack_api_url, retry_connections=True)
     app = build_app(services, client)
     scheduler = start_digest_scheduler(services, client)
+    if config.oauth:
+        log.info("OAuth mode: workspaces install PaperBot at GET %s", INSTALL_PATH)
+    elif config.slack_client_id:
+        log.info("SLACK_BOT_TOKEN is set: one workspace; SLACK_CLIENT_ID/SECRET are not used")
     try:
         if config.slack_app_token:
             _serve_socket_mode(app, config)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.digest import blocks
-from bot.digest.poster import ChannelGone, SlackTransient, WorkspaceGone
+from bot.digest.poster import ChannelGone, SlackTransient, WorkspaceGone, team_poster
 from bot.digest.report import CycleReport
 from bot.digest.settings import Settings
 from storage import digest as repo
@@ -82,6 +82,7 @@ class _Run:
             items = repo.items(s, run.id)
             papers = {p.id: p for p in get_papers(s, run.planned)}
         assert sub is not None
+        self.poster = team_poster(self.poster, sub.team_id)  # OAuth: that workspace's token
         channel, key = run.channel_id, run.run_key
         parent_ts = run.parent_ts if run.parent_state == "posted" else None
         if parent_ts is None:

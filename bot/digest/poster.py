@@ -11,6 +11,7 @@ channel (see cycle.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -42,9 +43,21 @@ class WorkspaceGone(RuntimeError):
     """The bot token is unusable (revoked, uninstalled, missing scope)."""
 
 
-def poster_for(config: Config) -> SlackPoster:
+class NotInstalled(ChannelGone):
+    """OAuth mode: the subscription's workspace has no installation (uninstalled, or its bot
+    token revoked). Its subscription ends like a gone channel; other workspaces carry on."""
+
+    def __init__(self, team_id: str) -> None:
+        RuntimeError.__init__(self, f"team {team_id}: PaperBot is not installed there")
+        self.reason = "app_uninstalled"
+
+
+def poster_for(config: Config, db: Any = None) -> SlackPoster | TeamPosters:
     """The digest's poster from the environment (`paperbot digest`); a missing token is a
-    ConfigError that names SLACK_BOT_TOKEN, not a failed post later."""
+    ConfigError that names SLACK_BOT_TOKEN, not a failed post later. In OAuth mode (and
+    given the database), each subscription posts with its own workspace's token."""
+    if config.oauth and db is not None:
+        return team_posters(config, db)
     if not config.slack_bot_token:
         raise ConfigError(
             "SLACK_BOT_TOKEN is not set: the digest posts to Slack with the bot token "
@@ -61,11 +74,63 @@ def poster_like(client: WebClient) -> SlackPoster:
     return SlackPoster(make_client(client.token, client.base_url, retry_connections=False))
 
 
-class SlackPoster:
-    """Thin wrapper over the Web API calls the digest and subscriptions make."""
+def team_posters(config: Config, db: Any) -> TeamPosters:
+    """OAuth mode: bot tokens from the installation store (refreshed when they rotate)."""
+    from bot.oauth import Installations  # OAuth mode only
 
-    def __init__(self, client: WebClient) -> None:
+    return TeamPosters(Installations(config, db).bot_token, config.slack_api_url)
+
+
+def team_poster(poster: Any, team_id: str) -> Any:
+    """The poster for one subscription's workspace: `poster` itself in single-workspace
+    mode, that workspace's own SlackPoster when `poster` is a TeamPosters."""
+    return poster.for_team(team_id) if isinstance(poster, TeamPosters) else poster
+
+
+class TeamPosters:
+    """The digest's Slack when many workspaces installed PaperBot: one SlackPoster per
+    subscription's team, built with that team's bot token (bot.oauth.Installations)."""
+
+    def __init__(self, token_for: Callable[[str], str | None], api_url: str) -> None:
+        self.token_for = token_for
+        self.api_url = api_url
+
+    def for_team(self, team_id: str) -> SlackPoster:
+        """Raises NotInstalled when the workspace has no bot token (any more)."""
+        try:
+            token = self.token_for(team_id)
+        except SlackApiError as exc:  # the refresh of a rotating token was refused
+            if describe(exc).kind is Kind.TRANSIENT:
+                raise SlackTransient(f"team {team_id}: token refresh failed") from None
+            raise NotInstalled(team_id) from None
+        except Exception as exc:  # slack_sdk's SlackTokenRotationError, the network
+            raise SlackTransient(f"team {team_id}: no token ({type(exc).__name__})") from None
+        if not token:
+            raise NotInstalled(team_id)
+        client = make_client(token, self.api_url, retry_connections=False)
+        return SlackPoster(client, one_of_many=True)
+
+    # The Poster protocol, for callers that do not route by team: nothing to post with.
+    def post(self, channel: str, *args: Any, **kwargs: Any) -> str:
+        raise SlackTransient(f"channel {channel}: OAuth mode posts through for_team(team)")
+
+    def find_parent(self, channel: str, *args: Any) -> str | None:
+        raise SlackTransient(f"channel {channel}: OAuth mode posts through for_team(team)")
+
+    def find_replies(self, channel: str, *args: Any) -> dict[int, str]:
+        raise SlackTransient(f"channel {channel}: OAuth mode posts through for_team(team)")
+
+
+class SlackPoster:
+    """Thin wrapper over the Web API calls the digest and subscriptions make.
+
+    `one_of_many` (OAuth mode): a refused token ends that subscription (ChannelGone with
+    Slack's code) instead of the whole cycle, which also serves the other workspaces.
+    """
+
+    def __init__(self, client: WebClient, *, one_of_many: bool = False) -> None:
         self.client = client
+        self.one_of_many = one_of_many
 
     def _call(self, where: str, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call; `where` (channel or user id) is for errors and logs."""
@@ -74,6 +139,8 @@ class SlackPoster:
         except Exception as exc:  # SlackApiError, or the network: URLError, timeouts
             failure = describe(exc)
             if failure.kind is Kind.CHANNEL:
+                raise ChannelGone(where, failure.code) from None
+            if failure.kind is Kind.WORKSPACE and self.one_of_many:
                 raise ChannelGone(where, failure.code) from None
             if failure.kind is Kind.WORKSPACE:
                 raise WorkspaceGone(f"Slack refused the bot token: {failure.code}") from None
@@ -157,6 +224,17 @@ class SlackPoster:
             return None
         tz = (data.get("user") or {}).get("tz")
         return tz if isinstance(tz, str) and tz else None
+
+    def open_dm(self, user_id: str) -> str | None:
+        """The id of the bot's DM with the user (conversations.open; a personal digest
+        goes there), or None when Slack would not open it (the log says why)."""
+        try:
+            data = self._call(user_id, "conversations_open", users=user_id)
+        except (SlackTransient, ChannelGone, WorkspaceGone) as exc:
+            log.warning("could not open a DM with %s: %s", user_id, exc)
+            return None
+        dm = (data.get("channel") or {}).get("id")
+        return dm if isinstance(dm, str) and dm else None
 
     def ensure_member(self, channel: str) -> str | None:
         """None when the bot can post in `channel` (joining a public one); else why not."""

@@ -60,10 +60,13 @@ def _add_job(sched: BaseScheduler, services: Services, poster: Poster) -> None:
     )
 
 
-def start_scheduler(services: Services, client: WebClient) -> BackgroundScheduler:
-    """Digest cycles in a background thread (for `paperbot serve`); call .shutdown()."""
+def start_scheduler(
+    services: Services, client: WebClient, poster: Poster | None = None
+) -> BackgroundScheduler:
+    """Digest cycles in a background thread (for `paperbot serve`); call .shutdown().
+    `poster`: OAuth mode's per-workspace posters (bot.digest.poster.team_posters)."""
     sched = BackgroundScheduler(timezone=UTC)
-    _add_job(sched, services, poster_like(client))
+    _add_job(sched, services, poster or poster_like(client))
     sched.start()
     log.info("digest scheduler started")
     return sched
