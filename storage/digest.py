@@ -80,8 +80,12 @@ def subscribe(
     tz: str,
     created_by: str,
     now: datetime,
+    for_user: str | None = None,
 ) -> tuple[Subscription, bool]:
-    """Create or replace the channel's subscription; returns (row, was_new)."""
+    """Create or replace the channel's subscription; returns (row, was_new).
+
+    `for_user`: a personal digest, posted in `channel_id` = that user's DM with the bot.
+    """
     lock_channel(session, team_id, channel_id)
     sub = get_subscription(session, team_id, channel_id)
     was_new = sub is None or not sub.active
@@ -94,6 +98,7 @@ def subscribe(
     sub.post_time = post_time
     sub.tz = tz
     sub.created_by = created_by
+    sub.for_user = for_user
     sub.active = True
     sub.inactive_reason = None
     sub.updated_at = now
@@ -120,6 +125,16 @@ def _drop_stale_runs(session: Session, sub_id: int, now: datetime) -> None:
     session.execute(delete(ChannelPaper).where(ChannelPaper.run_id.in_(ids)))
     session.execute(delete(DigestItem).where(DigestItem.run_id.in_(ids)))
     session.execute(delete(DigestRun).where(DigestRun.id.in_(ids)))
+
+
+def get_personal(session: Session, team_id: str, user_id: str) -> Subscription | None:
+    """The user's personal digest in this workspace (active first, then the newest)."""
+    return session.scalar(
+        select(Subscription)
+        .where(Subscription.team_id == team_id, Subscription.for_user == user_id)
+        .order_by(Subscription.active.desc(), Subscription.id.desc())
+        .limit(1)
+    )
 
 
 def deactivate(session: Session, sub_id: int, reason: str, now: datetime) -> bool:
@@ -214,14 +229,27 @@ def given_to_channel(session: Session, channel_id: str, paper_ids: Iterable[int]
     )
 
 
+def given_ids(session: Session, channel_id: str) -> set[int]:
+    """Every paper ever given to the channel (a personal digest's DM: a few a day)."""
+    return set(
+        session.scalars(select(ChannelPaper.paper_id).where(ChannelPaper.channel_id == channel_id))
+    )
+
+
 def create_run(
-    session: Session, sub: Subscription, local_date: date, paper_ids: Sequence[int], now: datetime
+    session: Session,
+    sub: Subscription,
+    local_date: date,
+    paper_ids: Sequence[int],
+    now: datetime,
+    learned_from: int | None = None,
 ) -> DigestRun:
     """Record the day's plan and reserve its papers for the channel, in one transaction.
 
     The caller has taken begin_write() and filtered `paper_ids` with given_to_channel() in
     this same transaction. Two workers planning the same day collide on the unique
     (subscription, date) key: the loser's transaction fails with IntegrityError.
+    `learned_from`: the order was learned from that many signals (the header says so).
     """
     run = DigestRun(
         run_key=uuid.uuid4().hex,
@@ -229,6 +257,7 @@ def create_run(
         channel_id=sub.channel_id,
         local_date=local_date,
         planned=list(paper_ids),
+        learned_from=learned_from,
         status="planned" if paper_ids else "empty",
         parent_state="none",
         attempts=0,

@@ -13,8 +13,8 @@ from typing import Any
 from bot import blocks as kit
 
 
-def header_text(day: date, topic: str) -> str:
-    title = f"Trending papers · {day:%a %d %b %Y}"
+def header_text(day: date, topic: str, title: str = "Trending papers") -> str:
+    title = f"{title} · {day:%a %d %b %Y}"
     return f"{title} · {topic}" if topic else title
 
 
@@ -23,18 +23,32 @@ def _votes(n: int | None) -> str:
     return f"▲ {n} upvote{'' if n == 1 else 's'}"
 
 
-def parent_message(day: date, topic: str, papers: Sequence[kit.PaperLike]) -> dict[str, Any]:
+def parent_message(
+    day: date,
+    topic: str,
+    papers: Sequence[kit.PaperLike],
+    *,
+    title: str = "Trending papers",
+    ranking: str | None = None,
+) -> dict[str, Any]:
     """The day's message: a header with the date, then papers by upvotes (title, votes,
-    authors). {"text", "blocks"} for chat.postMessage."""
+    authors). {"text", "blocks"} for chat.postMessage. `ranking` (our own mrkdwn, e.g.
+    "Ranked for <#C1>, learned from 14 saves and reactions") goes under the header when
+    the order was learned rather than by upvotes."""
     out: list[dict[str, Any]] = [
-        {"type": "header", "text": kit.plain(header_text(day, topic), kit.MAX_HEADER_TEXT)}
+        {"type": "header", "text": kit.plain(header_text(day, topic, title), kit.MAX_HEADER_TEXT)}
     ]
+    if ranking:
+        out.append(kit.context(ranking))
     for rank, p in enumerate(papers, 1):
         authors = kit.safe_clip(kit.short_authors(p.authors or []), 500)
         line = f"{rank}. {kit.title_link(p)}  {_votes(p.upvotes)}"
         out.append(kit.section("\n".join(x for x in (line, authors) if x)[: kit.MAX_SECTION_TEXT]))
-    out.append(kit.context("Abstracts are in the thread · ranked by Hugging Face upvotes"))
-    fallback = f"{header_text(day, topic)}: " + "; ".join(kit.clip(p.title, 60) for p in papers)
+    order = "upvotes as a prior" if ranking else "ranked by Hugging Face upvotes"
+    out.append(kit.context(f"Abstracts are in the thread · {order}"))
+    fallback = f"{header_text(day, topic, title)}: " + "; ".join(
+        kit.clip(p.title, 60) for p in papers
+    )
     return kit.message(fallback, out[: kit.MAX_BLOCKS])
 
 

@@ -68,6 +68,8 @@ def schedule_line(slot: due.Slot, now: datetime) -> str:
     """'#C123 (topic “x”): next digest 2026-11-27 09:00 America/New_York (in 14 h)'."""
     sub = slot.sub
     what = f"topic “{sub.topic}”" if sub.topic else "all trending papers"
+    if sub.for_user:
+        what = f"personal digest of {sub.for_user}"
     when = slot.next_digest()
     wait = when - now
     if wait <= timedelta(0):

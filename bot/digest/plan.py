@@ -3,6 +3,10 @@
 The run row (unique per subscription and local date), its papers in order and the
 channel's reservations of them are written in one transaction, so a day is planned by one
 worker only, a paper is never planned twice for a channel, and the plan never changes.
+
+The order: trending (upvotes), unless the channel's (or, for a personal digest, the
+user's) signals are enough for the model, then learned (learn.py); the run records how
+many signals it was learned from, for the header.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.digest import topics
+from bot.digest import learn, topics
 from bot.digest.settings import Settings
 from bot.digest.store import Candidate
 from storage import digest as repo
@@ -47,6 +51,10 @@ def plan(
 ) -> DigestRun | None:
     """Create the run for (sub, day) unless one exists; None when another worker won."""
     chosen = on_topic(services, sub.topic, cands)
+    if sub.for_user:
+        order = learn.personal_order(services, sub, chosen, settings.size)
+    else:
+        order = learn.channel_order(services, sub, chosen)
     try:
         with services.db.session() as s:
             repo.begin_write(s)
@@ -55,11 +63,18 @@ def plan(
             current = s.get(Subscription, sub.id)
             if current is None or not current.active:
                 return None
-            given = repo.given_to_channel(s, sub.channel_id, [c.paper_id for c in chosen])
-            ids = [c.paper_id for c in chosen if c.paper_id not in given][: settings.size]
-            run = repo.create_run(s, current, day, ids, now)
+            given = repo.given_to_channel(s, sub.channel_id, order.paper_ids)
+            ids = [i for i in order.paper_ids if i not in given][: settings.size]
+            learned = order.learned_from if ids else None
+            run = repo.create_run(s, current, day, ids, now, learned)
     except IntegrityError:
         log.info("digest for channel %s on %s was planned by another worker", sub.channel_id, day)
         return None
-    log.info("digest for channel %s on %s planned: %d papers", sub.channel_id, day, len(ids))
+    log.info(
+        "digest for channel %s on %s planned: %d papers%s",
+        sub.channel_id,
+        day,
+        len(ids),
+        f", learned from {order.learned_from} signals" if order.learned_from is not None else "",
+    )
     return run

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.digest import blocks
+from bot.digest import blocks, learn
 from bot.digest.poster import ChannelGone, SlackTransient, WorkspaceGone, team_poster
 from bot.digest.report import CycleReport
 from bot.digest.settings import Settings
@@ -93,8 +93,13 @@ class _Run:
                     log.info("run %s: found its earlier day message %s", key, parent_ts)
             if parent_ts is None:
                 self._parent("intent")
+                title, ranking = learn.heading(sub, run.learned_from)
                 msg = blocks.parent_message(
-                    run.local_date, sub.topic, [papers[i] for i in run.planned if i in papers]
+                    run.local_date,
+                    sub.topic,
+                    [papers[i] for i in run.planned if i in papers],
+                    title=title,
+                    ranking=ranking,
                 )
                 parent_ts = self.poster.post(
                     channel,

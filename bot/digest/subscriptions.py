@@ -1,7 +1,13 @@
 """`/papers subscribe|unsubscribe|subscriptions`: parse, check, store, and say what happened.
 
 Plain functions (no Slack import): the listener hands in a gateway that can read a
-user's time zone and make sure the bot is in the channel (bot.digest.poster.SlackPoster).
+user's time zone, make sure the bot is in the channel and open the user's DM with the bot
+(bot.digest.poster.SlackPoster).
+
+`/papers subscribe me [at HH:MM]` is a personal digest: a subscription whose channel is
+the user's DM with the bot and whose `for_user` is that user (its picks learn from that
+user's own signals, see learn.py); `/papers unsubscribe me` stops it. It can be set up
+from any channel; nobody else's command can touch it.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ log = logging.getLogger(__name__)
 MAX_TOPIC = 200
 COMMAND_RE = re.compile(r"^\s*(subscribe|unsubscribe|subscriptions)\b", re.IGNORECASE)
 _AT_RE = re.compile(r"(?:^|\s)at\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)
+_ME_RE = re.compile(r"^me(?:\s+|$)", re.IGNORECASE)
 USAGE = (
     "Usage: `/papers subscribe [topic words] [at HH:MM]`, e.g. "
     "`/papers subscribe diffusion models at 08:30`. Without a topic the channel gets all "
-    "trending papers; the time is in your time zone (default {default})."
+    "trending papers; the time is in your time zone (default {default}). "
+    "`/papers subscribe me [at HH:MM]` sends your own picks to a DM instead."
 )
 
 
@@ -40,6 +48,8 @@ class Gateway(Protocol):
     def user_tz(self, user_id: str) -> str | None: ...
 
     def ensure_member(self, channel: str) -> str | None: ...
+
+    def open_dm(self, user_id: str) -> str | None: ...
 
 
 class CommandError(ValueError):
@@ -51,6 +61,7 @@ class Command:
     action: str
     topic: str = ""
     at: str | None = None  # "HH:MM" when given
+    me: bool = False  # `subscribe me` / `unsubscribe me`: the user's personal digest
 
 
 def is_subscription_command(text: str) -> bool:
@@ -64,10 +75,13 @@ def parse(text: str, default_time: str = "09:00") -> Command:
         raise CommandError(USAGE.format(default=default_time))
     action = m.group(1).lower()
     rest = " ".join(text[m.end() :].split())
+    me = action != "subscriptions" and bool(_ME_RE.match(rest))
+    if me:
+        rest = rest[2:].strip()
     if action != "subscribe":
         if rest:
-            raise CommandError(f"`/papers {action}` takes no words after it.")
-        return Command(action)
+            raise CommandError(f"`/papers {action}{' me' if me else ''}` takes no words after it.")
+        return Command(action, me=me)
     at = None
     tm = _AT_RE.search(rest)
     if tm:
@@ -85,9 +99,14 @@ def parse(text: str, default_time: str = "09:00") -> Command:
         rest = rest[: tm.start()].strip()
     elif re.search(r"(?:^|\s)at\s*$", rest, re.IGNORECASE):
         raise CommandError("Say when after “at”, e.g. `/papers subscribe at 08:30`.")
+    if me and rest:
+        raise CommandError(
+            "A personal digest has no topic: it learns from what you save and react to. "
+            "Use `/papers subscribe me` or `/papers subscribe me at 08:30`."
+        )
     if len(rest) > MAX_TOPIC:
         raise CommandError(f"That topic is {len(rest)} characters long; keep it under {MAX_TOPIC}.")
-    return Command(action, topic=rest, at=at)
+    return Command(action, topic=rest, at=at, me=me)
 
 
 def stopped_because(reason: str | None) -> str:
@@ -101,6 +120,11 @@ def stopped_because(reason: str | None) -> str:
 
 def _describe(sub: Subscription, size: int) -> str:
     """mrkdwn: the topic (user text) is escaped and defused; tz names are IANA names."""
+    if sub.for_user:
+        return (
+            f"your own top {size} papers in a DM with me, every day at {sub.post_time} "
+            f"({escape(sub.tz)}), learned from what you save and react to (trending until then)"
+        )
     what = f"the top {size} trending papers"
     if sub.topic:
         what += f" about “{safe(sub.topic)}”"
@@ -143,18 +167,28 @@ def _handle(
         return str(exc)  # our own words; user text in it is limited to digits and am/pm
     size = config.digest_size
 
+    if cmd.me:
+        return _personal(services, gateway, cmd, team_id, user_id, now)
+
     if cmd.action == "subscriptions":
         with services.db.session() as s:
             sub = repo.get_subscription(s, team_id, channel_id)
+            mine = repo.get_personal(s, team_id, user_id)
+        if mine is not None and mine.active and mine.channel_id != channel_id:
+            yours = f" You also get {_describe(mine, size)}; `/papers unsubscribe me` stops it."
+        else:
+            yours = " `/papers subscribe me` sends you your own picks in a DM every day."
+        if sub is not None and sub.for_user == user_id and sub.active:
+            return f"Here you get {_describe(sub, size)}. `/papers unsubscribe me` stops it."
         if sub is None or not sub.active:
             why = f" ({stopped_because(sub.inactive_reason)})" if sub is not None else ""
             return (
                 f"This channel has no daily digest{why}. "
-                "`/papers subscribe [topic] [at HH:MM]` sets one up."
+                f"`/papers subscribe [topic] [at HH:MM]` sets one up.{yours}"
             )
         return (
             f"This channel gets {_describe(sub, size)}; "
-            f"set up by <@{sub.created_by}>. Abstracts go in each digest's thread."
+            f"set up by <@{sub.created_by}>. Abstracts go in each digest's thread.{yours}"
         )
 
     if cmd.action == "unsubscribe":
@@ -193,6 +227,51 @@ def _handle(
     return (
         f"{lead}: this channel gets {_describe(sub, size)}. "
         "Each paper's abstract goes in the digest's thread. `/papers unsubscribe` stops it."
+    )
+
+
+def _personal(
+    services: Services,
+    gateway: Gateway,
+    cmd: Command,
+    team_id: str,
+    user_id: str,
+    now: datetime,
+) -> str:
+    """`subscribe me` / `unsubscribe me`: the caller's own digest, in their DM with the bot."""
+    size = services.config.digest_size
+    if cmd.action == "unsubscribe":
+        with services.db.session() as s:
+            mine = repo.get_personal(s, team_id, user_id)
+            stopped = bool(
+                mine and repo.deactivate(s, mine.id, f"unsubscribed by {user_id}", now)
+            )
+        if not stopped:
+            return "You have no personal digest to stop."
+        return "Done: you get no more personal digests."
+    dm = gateway.open_dm(user_id)
+    if dm is None:
+        return (
+            "I couldn't open a direct message with you, so I can't send you a digest; "
+            "please try again in a moment."
+        )
+    tz_name = zone(gateway.user_tz(user_id) or "UTC").key
+    with services.db.session() as s:
+        sub, was_new = repo.subscribe(
+            s,
+            team_id=team_id,
+            channel_id=dm,
+            topic="",
+            post_time=cmd.at or services.config.digest_default_time,
+            tz=tz_name,
+            created_by=user_id,
+            now=now,
+            for_user=user_id,
+        )
+    lead = "Subscribed" if was_new else "Updated"
+    return (
+        f"{lead}: you get {_describe(sub, size)}. "
+        "Abstracts go in each digest's thread. `/papers unsubscribe me` stops it."
     )
 
 

@@ -391,6 +391,14 @@ class FakeSlack:
             "is_archived": ch.is_archived, "is_member": ch.is_member, "is_channel": True,
         }}
 
+    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A DM with one known user: channel "D" + the user id (the same on every call)."""
+        user = str(p.get("users") or "")
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        dm = self.channels.get("D" + user) or self.add_channel("D" + user, user.lower())
+        return {"ok": True, "channel": {"id": dm.id}}
+
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(p.get("user") or "")
         if user is None:
