@@ -6,20 +6,23 @@ to a paper is its weight times BM25's saturated term frequency `(k1+1)·tf/(tf+n
 profile costs what a long query costs, at any library size, and nothing is trained per paper.
 
 * A paper's vector: its BM25 token list (title counted twice, as the index does), each term
-  weighted `idf · (k1+1)·tf/(tf+norm)` — the index's own BM25 weight — and scaled to length 1.
+  weighted `idf · (k1+1)·tf/(tf+norm)` — the index's own BM25 weight — scaled to length 1.
 * The profile (Rocchio): the mean of the positive papers' vectors minus NEGATIVE_WEIGHT
   times the mean of the negatives', its PROFILE_TERMS strongest positive terms and
-  NEGATIVE_TERMS strongest negative ones. Sent to the index with each weight times the
-  term's idf, so a paper's score is a BM25-weighted dot product with the profile; negative
-  terms push papers about what was hidden down. benchmarks/README.md compares this with
-  more-like-this unions and a logistic regression on the same features; the profile won on
-  the development topics (and costs one index pass).
-* More like this (Lucene's MoreLikeThis): the paper's MLT_TERMS best terms by the same
-  weight, each boosted by weight / best weight, scored by BM25 (boost × idf).
+  NEGATIVE_TERMS strongest negative ones, sent to the index as they are: a paper's score is
+  the dot product of the profile with the paper's saturated term frequencies (idf counted
+  once, through the profile); negative terms push papers about what was hidden down.
+* More like this: the same vector of the clicked paper's whole text (title and abstract),
+  its MLT_TERMS strongest terms, as Lucene's MoreLikeThis picks a document's best terms.
+
+Why these settings: benchmarks/README.md (section "Recommendations") compares them, on the
+development topics only, with more terms, fewer terms, idf applied twice (Lucene's
+MoreLikeThis boosts), more-like-this unions, pseudo-relevance feedback and a logistic
+regression on the same features (arxiv-sanity-lite's recipe); the held-out topics report.
 
 Profiles are cached by a fingerprint of the signals and the index snapshot, so paging and
 repeated requests do not rebuild them; a new signal builds a new profile from the few signal
-papers only (no corpus-wide retraining exists to avoid). No Slack code here.
+papers only, and there is no corpus-wide model to retrain. No Slack code here.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ MIN_SIGNALS = 3  # positive papers a channel needs before its model ranks its di
 PROFILE_TERMS = 60  # strongest positive terms kept in a profile
 NEGATIVE_TERMS = 30  # strongest negative terms kept
 NEGATIVE_WEIGHT = 0.75  # Rocchio's gamma: how hard hidden papers push their words down
-MLT_TERMS = 25  # terms of a more-like-this query (Lucene's maxQueryTerms default)
+MLT_TERMS = 60  # terms of a more-like-this query
 WHY_WORDS = 3  # words named in a why-line
 WHY_TITLE_CHARS = 70
 CACHE_SIZE = 256
@@ -173,13 +176,12 @@ def rocchio(
 
 
 def to_query(index: BM25Index, term_weights: dict[str, float]) -> dict[str, float]:
-    """Profile weights as index weights: times idf, so documents are weighed by BM25 too."""
-    out = {}
-    for t, w in term_weights.items():
-        idf = _idf(index, t)
-        if idf > 0 and w:
-            out[t] = w * idf
-    return out
+    """Profile weights as index weights: terms the index knows (with idf > 0), as they are.
+
+    The profile's weights already carry idf; multiplying by idf again (what Lucene's
+    MoreLikeThis does by boosting BM25 term queries) scored worse on the development topics.
+    """
+    return {t: w for t, w in term_weights.items() if w and _idf(index, t) > 0}
 
 
 _caches: weakref.WeakKeyDictionary[SearchEngine, OrderedDict] = weakref.WeakKeyDictionary()
@@ -247,7 +249,7 @@ def score_terms(index: BM25Index, weights: dict[str, float]) -> Scored:
     return Scored(ids, scores, pubs)
 
 
-def _best(
+def best_ids(
     sc: Scored,
     n: int,
     exclude: Collection[int],
@@ -412,10 +414,10 @@ def recommend(
             if profile is not None:
                 ps = score_terms(index, profile.weights)
                 combined = _combine(ws, ps)
-                ids, scores = _best(combined, n, skip, recent_from)
+                ids, scores = best_ids(combined, n, skip, recent_from)
                 why = _explain(services, ids.tolist(), profile.weights, profile.positives)
             else:
-                ids, scores = _best(ws, n, skip, recent_from)
+                ids, scores = best_ids(ws, n, skip, recent_from)
                 why = {pid: f"matches “{_short(words)}”" for pid in ids.tolist()}
             picks = [
                 Pick(p, s, why.get(p, ""))
@@ -423,7 +425,7 @@ def recommend(
             ]
         return picks[offset:]
     if profile is not None:
-        ids, scores = _best(score_terms(index, profile.weights), n, skip, recent_from)
+        ids, scores = best_ids(score_terms(index, profile.weights), n, skip, recent_from)
         why = _explain(services, ids.tolist(), profile.weights, profile.positives)
         picks = [
             Pick(p, s, why[p])
@@ -433,7 +435,7 @@ def recommend(
     elif fallback_topic:
         tq = _words_query(services, fallback_topic)
         if tq:
-            ids, scores = _best(score_terms(index, tq), n, skip, recent_from)
+            ids, scores = best_ids(score_terms(index, tq), n, skip, recent_from)
             picks = [
                 Pick(p, s, f"on this channel's topic “{_short(fallback_topic)}”")
                 for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
@@ -465,11 +467,10 @@ def _combine(words: Scored, profile: Scored) -> Scored:
 
 
 def mlt_terms(index: BM25Index, tokens: Sequence[str], n: int = MLT_TERMS) -> dict[str, float]:
-    """Lucene MoreLikeThis's query of a document: its n best terms by weight, each boosted by
-    weight / best (terms found in no other paper are useless and skipped)."""
-    vec = term_vector(index, tokens, unit=False)
+    """A document's more-like-this query: its n strongest terms by BM25 weight, scaled to
+    the best (terms found in no other paper cannot find anything and are skipped)."""
     df = index.snapshot.df
-    vec = {t: w for t, w in vec.items() if df[index.vocab[t]] >= 2}
+    vec = {t: w for t, w in term_vector(index, tokens).items() if df[index.vocab[t]] >= 2}
     top = _top_terms(vec, n)
     best = max(top.values(), default=0.0)
     return {t: w / best for t, w in top.items()} if best else {}
@@ -501,7 +502,9 @@ def more_like_this(
     )
     if not query:
         return []
-    ids, scores = _best(score_terms(index, query), offset + limit, set(exclude) | {paper_id}, None)
+    ids, scores = best_ids(
+        score_terms(index, query), offset + limit, set(exclude) | {paper_id}, None
+    )
     why = _explain(services, ids.tolist(), query)
     return [Pick(p, s, why.get(p, "")) for p, s in zip(ids.tolist(), scores.tolist(), strict=True)][
         offset:
