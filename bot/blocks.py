@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -44,6 +44,15 @@ AUTHORS_SHOWN = 3
 ABSTRACT_ACTION = "paper_abstract"  # action_id prefix: paper_abstract_<rank>
 MORE_ACTION = "papers_more"
 SHARE_ACTION = "papers_share"
+# Feedback on one paper (issue 10); values carry the paper id. Ids repeat across papers of a
+# message, which Slack allows: action_ids need only be unique within their block.
+SAVE_ACTION = "paper_save"
+SIMILAR_ACTION = "paper_similar"
+HIDE_ACTION = "paper_hide"  # overflow: "hide:<id>" | "unhide:<id>"; button: "unhide:<id>"
+LIST_MORE_ACTION = "papers_list_more"  # paging of recommend / saved / similar lists
+ACTIONS_BLOCK = "paper_acts_"  # block_id prefix: paper_acts_<rank>[|<view>]
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
 
 ZWSP = "\u200b"
 _FORMATTING = "*_~`"
@@ -360,8 +369,12 @@ def meta_line(paper: PaperLike) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def paper_section(paper: PaperLike, rank: int, terms: Sequence[str]) -> dict[str, Any]:
+def paper_section(
+    paper: PaperLike, rank: int, terms: Sequence[str], *, why: str | None = None
+) -> dict[str, Any]:
     lines = [title_link(paper), meta_line(paper)]
+    if why:
+        lines.append(f"_{safe_clip(why, 200)}_")
     excerpt, size = snippet(paper.abstract, terms), SNIPPET_CHARS
     while len(excerpt) > SNIPPET_RENDERED:
         size //= 2
@@ -376,14 +389,137 @@ def paper_section(paper: PaperLike, rank: int, terms: Sequence[str]) -> dict[str
     )
 
 
+# --- feedback on a paper --------------------------------------------------------------
+
+
+def view_token(kind: str, offset: int, arg: str | int = "") -> str:
+    """What a private page shows (kind s=search, r=recommend, v=saved, m=similar, n=a
+    click's notice), so a
+    click on it can re-render it for the clicker: Slack sends no copy of ephemeral messages."""
+    return json.dumps([kind, offset, arg], ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_view(block_id: str) -> tuple[str, int, str | int] | None:
+    """The view carried by a paper's actions block_id, or None."""
+    if not block_id.startswith(ACTIONS_BLOCK) or "|" not in block_id:
+        return None
+    try:
+        kind, offset, arg = json.loads(block_id.split("|", 1)[1])
+    except (ValueError, TypeError):
+        return None
+    ok = kind in ("s", "r", "v", "m", "n") and isinstance(offset, int) and offset >= 0
+    return (kind, offset, arg) if ok and isinstance(arg, str | int) else None
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text, MAX_OPTION_TEXT), "value": value[:MAX_OPTION_VALUE]}
+
+
+def paper_actions(
+    paper_id: int, rank: int, *, saved: bool = False, hidden: bool = False,
+    view: str | None = None,
+) -> dict[str, Any]:
+    """Save (its state when known: only on the clicker's own view), More like this, and an
+    overflow with Not for us (or, once hidden, a button to undo it)."""
+    pid = str(paper_id)
+    elements: list[dict[str, Any]] = []
+    if hidden:
+        elements.append(button("Not for us ✓ · Undo", HIDE_ACTION, f"unhide:{pid}"))
+    elif saved:
+        elements.append(button("Saved ✓", SAVE_ACTION, pid, style="primary"))
+    else:
+        elements.append(button("Save", SAVE_ACTION, pid))
+    elements.append(button("More like this", SIMILAR_ACTION, pid))
+    if not hidden:
+        elements.append({
+            "type": "overflow", "action_id": HIDE_ACTION,
+            "options": [option("Not for us", f"hide:{pid}"),
+                        option("Undo Not for us", f"unhide:{pid}")],
+        })
+    block_id = f"{ACTIONS_BLOCK}{rank}"
+    if view and len(block_id) + 1 + len(view) <= MAX_ID:
+        block_id += "|" + view
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def list_value(kind: str, arg: str | int, offset: int) -> str | None:
+    """The "More" button of a personal list: its kind, argument and next offset."""
+    value = json.dumps({"k": kind, "a": arg, "o": offset}, ensure_ascii=False)
+    return value if len(value) <= MAX_ACTION_VALUE else None
+
+
+def parse_list_value(value: str) -> tuple[str, str | int, int]:
+    """Inverse of list_value; raises ValueError on anything else."""
+    data = json.loads(value)
+    kind, arg, offset = data["k"], data["a"], int(data["o"])
+    if kind not in ("r", "v", "m") or not isinstance(arg, str | int) or offset < 0:
+        raise ValueError("bad list value")
+    return kind, arg, offset
+
+
+def paper_list_message(
+    heading: str,
+    papers: Sequence[PaperLike],
+    *,
+    kind: str,
+    arg: str | int,
+    offset: int,
+    has_more: bool,
+    ephemeral: bool,
+    saved: Collection[int] = (),
+    hidden: Collection[int] = (),
+    why: Mapping[int, str] | None = None,
+    fallback: str,
+) -> dict[str, Any]:
+    """A personal list (recommend r, saved v, more like this m): each paper with its
+    buttons, and More when there is more. `heading` is our own mrkdwn (already safe)."""
+    blocks: list[dict[str, Any]] = [context(heading[:MAX_CONTEXT_ELEMENT_TEXT])]
+    view = view_token(kind, offset, arg) if ephemeral else None
+    for rank, p in enumerate(papers, offset + 1):
+        blocks.append(paper_section(p, rank, (), why=(why or {}).get(p.id)))
+        blocks.append(
+            paper_actions(p.id, rank, saved=p.id in saved, hidden=p.id in hidden, view=view)
+        )
+    more = list_value(kind, arg, offset + len(papers))
+    if has_more and more:
+        blocks.append({"type": "actions", "block_id": "paging",
+                       "elements": [button("More", LIST_MORE_ACTION, more)]})
+    return message(fallback, blocks)
+
+
+def feedback_notice(paper: PaperLike, text: str, *, saved: bool, hidden: bool) -> dict[str, Any]:
+    """What a click did, shown only to the clicker (a channel message is everyone's, so it
+    keeps its buttons as they were): the paper, `text` (our mrkdwn) and its buttons now."""
+    blocks = [
+        section(f"{text} {title_link(paper, 300)}"[:MAX_SECTION_TEXT]),
+        paper_actions(paper.id, 1, saved=saved, hidden=hidden, view=view_token("n", 0)),
+    ]
+    return message(f"{clip(text, 60)} {clip(paper.title, 150)}", blocks)
+
+
+def single_paper(payload: dict[str, Any]) -> int | None:
+    """The paper a message is about when it shows exactly one (its reactions are feedback
+    on that paper), else None."""
+    ids = [
+        el.get("value") for b in payload.get("blocks") or []
+        if b.get("type") == "actions" and str(b.get("block_id", "")).startswith(ACTIONS_BLOCK)
+        for el in b.get("elements", []) if el.get("action_id") == SAVE_ACTION
+    ]
+    return int(ids[0]) if len(ids) == 1 and str(ids[0]).isdigit() else None
+
+
 def results_message(
     papers: Sequence[PaperLike],
     paging: Paging,
     *,
     ephemeral: bool,
     shared_by: str | None = None,
+    saved: Collection[int] = (),
+    hidden: Collection[int] = (),
 ) -> dict[str, Any]:
-    """One page of search results. Ephemeral pages get a "Share in channel" button."""
+    """One page of search results, each paper with its feedback buttons. Ephemeral pages
+    get a "Share in channel" button and show the viewer's saves and hides (a channel
+    message is everyone's: it never shows one person's choices)."""
     query = " ".join(paging.query.split())
     shown_to = paging.offset + len(papers)
     heading = (
@@ -392,10 +528,11 @@ def results_message(
     if shared_by and _USER_ID.match(shared_by):
         heading += f" · shared by <@{shared_by}>"
     blocks: list[dict[str, Any]] = [context(heading)]
-    blocks += [
-        paper_section(p, rank, paging.terms)
-        for rank, p in enumerate(papers, paging.offset + 1)
-    ]
+    view = view_token("s", paging.offset, query) if ephemeral else None
+    for rank, p in enumerate(papers, paging.offset + 1):
+        blocks.append(paper_section(p, rank, paging.terms))
+        mine = {"saved": p.id in saved, "hidden": p.id in hidden} if ephemeral else {}
+        blocks.append(paper_actions(p.id, rank, view=view, **mine))
     buttons = []
     more = page_value(query, shown_to)
     if more and shown_to < paging.total:
@@ -435,6 +572,11 @@ HELP_TEXT = (
     "*Share in channel* posts them)\n"
     "• `@paperbot diffusion caching` – answers in a thread, visible to all\n"
     "• *Abstract* under a result posts its abstract in the thread\n"
+    "• *Save*, *More like this* and *⋯ → Not for us* under every paper; 👍 ❤️ 🔥 ⭐ or 👎 "
+    "on a paper's own message count too\n"
+    "• `/papers recommend [words]` – papers picked for you from what you saved and liked "
+    "(only you see them)\n"
+    "• `/papers saved` – the papers you saved\n"
     "• `/papers subscribe [topic] [at HH:MM]` – a daily digest of trending papers "
     "in this channel\n"
     "• `/papers unsubscribe` – stop this channel's digest\n"
@@ -492,7 +634,7 @@ def validate_message(payload: dict[str, Any]) -> list[str]:
     if len(blocks) > MAX_BLOCKS:
         problems.append(f"{len(blocks)} blocks (max {MAX_BLOCKS})")
     block_ids: set[str] = set()
-    action_ids: set[str] = set()
+    action_ids: set[str] = set()  # Slack: unique within the containing block
 
     def check_text(obj: Any, limit: int, where: str) -> None:
         if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
@@ -511,6 +653,14 @@ def validate_message(payload: dict[str, Any]) -> list[str]:
                 problems.append(f"{where}: button text must be plain_text")
             if len(el.get("value", "")) > MAX_ACTION_VALUE:
                 problems.append(f"{where}: value over {MAX_ACTION_VALUE} chars")
+        elif el.get("type") == "overflow":
+            options = el.get("options") or []
+            if not 2 <= len(options) <= 5:
+                problems.append(f"{where}: overflow with {len(options)} options (2 to 5)")
+            for opt in options:
+                check_text(opt.get("text"), MAX_OPTION_TEXT, f"{where} option text")
+                if not 0 < len(opt.get("value", "")) <= MAX_OPTION_VALUE:
+                    problems.append(f"{where}: option value empty or over {MAX_OPTION_VALUE}")
         aid = el.get("action_id")
         if aid is not None:
             if len(aid) > MAX_ID:
@@ -521,6 +671,7 @@ def validate_message(payload: dict[str, Any]) -> list[str]:
 
     for i, block in enumerate(blocks):
         where = f"block {i} ({block.get('type')})"
+        action_ids.clear()
         bid = block.get("block_id")
         if bid is not None:
             if len(bid) > MAX_ID:

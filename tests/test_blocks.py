@@ -130,7 +130,9 @@ def test_results_message_layout_and_limits() -> None:
     assert [a["action_id"] for a in actions] == ["papers_more", "papers_share"]
     assert parse_page_value(actions[0]["value"]) == ("diffusion caching", 5)
     shared = results_message(papers, Paging("q", 0, 5), ephemeral=False, shared_by="U0ALICE")
-    assert shared["blocks"][-1]["type"] == "section"  # last page, not ephemeral: no buttons
+    # last page, not ephemeral: no paging buttons, only each paper's feedback buttons
+    assert shared["blocks"][-1]["block_id"].startswith("paper_acts_")
+    assert all(b.get("block_id") != "paging" for b in shared["blocks"])
     assert "shared by <@U0ALICE>" in shared["blocks"][0]["elements"][0]["text"]
     assert "<@" not in str(results_message(papers, Paging("q", 0, 5), ephemeral=False,
                                            shared_by="<!channel>"))

@@ -53,11 +53,14 @@ def parent_message(
 
 
 def reply_message(rank: int, paper: kit.PaperLike) -> dict[str, Any]:
-    """A paper's reply in the thread: its linked title, then the whole abstract, split."""
+    """A paper's reply in the thread: its linked title, the whole abstract (split), then
+    its feedback buttons (Save, More like this, Not for us). Reactions on this reply count
+    as feedback too: the post step records which paper it is about."""
     out: list[dict[str, Any]] = [kit.section(f"{rank}. {kit.title_link(paper)}")]
     pieces = kit.split_text(paper.abstract or "", kit.MAX_SECTION_TEXT)
-    room = kit.MAX_BLOCKS - len(out)
+    room = kit.MAX_BLOCKS - len(out) - 1  # one left for the buttons
     if len(pieces) > room:
         pieces = [*pieces[: room - 1], "_(abstract continues; too long for one Slack message)_"]
     out += [kit.section(p) for p in pieces] or [kit.section("_No abstract available._")]
+    out.append(kit.paper_actions(paper.id, rank))
     return kit.message(f"{rank}. {kit.clip(paper.title, 200)}", out)

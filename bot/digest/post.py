@@ -19,6 +19,7 @@ from bot.digest.report import CycleReport
 from bot.digest.settings import Settings
 from storage import digest as repo
 from storage.db import Database
+from storage.feedback import remember_message
 from storage.models import DigestRun, Subscription
 from storage.papers import get_papers
 
@@ -127,6 +128,9 @@ class _Run:
                     thread_ts=parent_ts,
                 )
                 self.report.posts += 1
+            if ts:  # reactions on this reply are feedback on its paper (storage/feedback.py)
+                with self.db.session() as s:
+                    remember_message(s, sub.team_id, channel, ts, it.paper_id, "digest")
             self._item(it.paper_id, "posted", ts)
         with self.db.session() as s:
             repo.finish_run(s, self.run_id, self.owner, self.clock())

@@ -1,4 +1,5 @@
-"""Buttons: Abstract (in the message's thread), More results, Share in channel."""
+"""Buttons: Abstract (in the message's thread), More results, Share in channel; the feedback
+buttons (Save, More like this, Not for us, list paging) live in library.py."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import feedback
 from bot.blocks import (
     ABSTRACT_ACTION,
+    HIDE_ACTION,
+    LIST_MORE_ACTION,
     MORE_ACTION,
+    SAVE_ACTION,
     SHARE_ACTION,
+    SIMILAR_ACTION,
     abstract_message,
     error_message,
     parse_page_value,
 )
+from bot.listeners import library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt, settle
 from bot.listeners.replies import (
@@ -40,6 +47,10 @@ def register(app: App) -> None:
     app.action(re.compile(rf"^{ABSTRACT_ACTION}_\d+$"))(on_abstract)
     app.action(MORE_ACTION)(on_more)
     app.action(SHARE_ACTION)(on_share)
+    app.action(SAVE_ACTION)(library.on_save)
+    app.action(SIMILAR_ACTION)(library.on_similar)
+    app.action(HIDE_ACTION)(library.on_hide)
+    app.action(LIST_MORE_ACTION)(library.on_list_more)
 
 
 def paper_id_of(value: str) -> int | None:
@@ -74,9 +85,10 @@ def on_abstract(ack: Ack, action: dict, body: dict, respond: Respond, context: B
             receipt.unanswered()
         return
     channel, thread_ts = _thread_of(body)
+    team = context.team_id or (body.get("team") or {}).get("id") or ""
     if not workers.answers.submit(
         answer_abstract, context["services"], workers, client, respond, receipt, paper_id,
-        channel, thread_ts,
+        channel, thread_ts, team,
     ):
         receipt.unanswered()
 
@@ -90,6 +102,7 @@ def tell_gone(respond: Respond) -> bool:
 def answer_abstract(
     services: Services, workers: Workers, client: WebClient, respond: Respond,
     receipt: Receipt, paper_id: int, channel: str | None, thread_ts: str | None,
+    team_id: str = "",
 ) -> None:
     """In the thread of the message when there is one (a Web API call, on the slack_calls
     lane); else, or when that fails, only to the clicker on the response_url."""
@@ -106,8 +119,9 @@ def answer_abstract(
         return
     message = abstract_message(paper)
     if channel and thread_ts:
+        remember = library.remember_one_paper(services, team_id, paper.id, "abstract")
         if not workers.slack_calls.submit(
-            post_abstract, client, respond, receipt, channel, thread_ts, paper
+            post_abstract, client, respond, receipt, channel, thread_ts, paper, remember
         ):
             receipt.unanswered()
         return
@@ -117,9 +131,11 @@ def answer_abstract(
 
 def post_abstract(
     client: WebClient, respond: Respond, receipt: Receipt, channel: str, thread_ts: str,
-    paper: Any,
+    paper: Any, on_posted: Any = None,
 ) -> None:
-    failure = post_message(client, channel, thread_ts=thread_ts, **abstract_message(paper))
+    """The abstract in the thread; reactions on it are then feedback on the paper."""
+    failure = post_message(client, channel, thread_ts=thread_ts, on_posted=on_posted,
+                           **abstract_message(paper))
     if failure is None:
         receipt.answered()
         return
@@ -136,18 +152,23 @@ def on_more(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltC
         context["receipt"].answered()
         return
     ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+    where = library.where_of(body, context, None)
     if not context["workers"].answers.submit(
         settle, context["receipt"], answer_more, context["services"], respond, query, offset,
-        ephemeral,
+        ephemeral, where,
     ):
         context["receipt"].unanswered()
 
 
 def answer_more(
-    services: Services, respond: Respond, query: str, offset: int, ephemeral: bool
+    services: Services, respond: Respond, query: str, offset: int, ephemeral: bool,
+    where: feedback.Where | None = None,
 ) -> bool:
-    """The next page replaces the message it was asked from."""
-    reply = search_reply(services, query, offset=offset, ephemeral=ephemeral)
+    """The next page replaces the message it was asked from (a private page shows the
+    clicker's saves and hides)."""
+    saved, hidden = library.viewer(services, where) if ephemeral else (set(), set())
+    reply = search_reply(services, query, offset=offset, ephemeral=ephemeral, saved=saved,
+                         hidden=hidden)
     return respond_safely(respond, replace_original=True, **reply)
 
 

@@ -16,6 +16,8 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message, notice_message
+from bot.feedback import Where
+from bot.listeners import library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt, settle
 from bot.listeners.replies import database_down_message, respond_safely, search_reply, slack_text
@@ -65,15 +67,51 @@ def search(call: Invocation) -> None:
     """The default: rank the library for the words and answer only to the requester."""
     call.ack()  # empty ack: the answer follows on the response_url
     if not call.workers.answers.submit(
-        settle, call.receipt, answer_command, call.services, call.text, call.respond
+        settle, call.receipt, answer_command, call.services, call.text, call.respond,
+        _where(call),
     ):
         call.receipt.unanswered()
 
 
-def answer_command(services: Services, query: str, respond: Respond) -> bool:
-    """Search and answer only to the requester (ephemeral, with a Share button)."""
-    reply = search_reply(services, query, ephemeral=True)
+def _where(call: Invocation) -> Where:
+    cmd = call.command
+    return Where(cmd.get("team_id") or "", cmd.get("user_id") or "", cmd.get("channel_id") or "",
+                 cmd.get("enterprise_id") or None)
+
+
+def answer_command(services: Services, query: str, respond: Respond,
+                   where: Where | None = None) -> bool:
+    """Search and answer only to the requester (ephemeral, with a Share button, showing
+    which of the papers they saved or hid)."""
+    saved, hidden = library.viewer(services, where)
+    reply = search_reply(services, query, ephemeral=True, saved=saved, hidden=hidden)
     return respond_safely(respond, response_type="ephemeral", **reply)
+
+
+def recommend(call: Invocation) -> None:
+    """`/papers recommend [words]`: private picks from the user's own signals."""
+    words = call.text.split(" ", 1)[1] if " " in call.text else ""
+    where = _where(call)
+    call.ack()
+    if not call.workers.answers.submit(
+        settle, call.receipt, library.answer_list_command, call.services, call.respond, where,
+        lambda: library.recommend_message(call.services, where, words, 0),
+    ):
+        call.receipt.unanswered()
+
+
+def saved(call: Invocation) -> None:
+    """`/papers saved`: the user's saves, newest first (`/papers saved <words>` searches)."""
+    if " " in call.text:
+        search(call)
+        return
+    where = _where(call)
+    call.ack()
+    if not call.workers.answers.submit(
+        settle, call.receipt, library.answer_list_command, call.services, call.respond, where,
+        lambda: library.saved_message(call.services, where, 0),
+    ):
+        call.receipt.unanswered()
 
 
 def subscription(call: Invocation) -> None:
@@ -119,4 +157,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "subscribe": subscription,
     "unsubscribe": subscription,
     "subscriptions": subscription,
+    "recommend": recommend,
+    "saved": saved,
 }

@@ -1,4 +1,5 @@
-"""Events API: @mentions are answered in a thread; uninstalls stop the workspace's digests.
+"""Events API: @mentions are answered in a thread; reactions on our one-paper messages are
+feedback (library.py); uninstalls stop the workspace's digests.
 
 Copies of an event already answered (Slack retries, other replicas) are dropped before
 they get here (bot/listeners/receipts.py). A mention is searched on the `answers` lane and
@@ -8,12 +9,14 @@ posted on the `slack_calls` lane, so a hanging Slack API never delays /papers an
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks import help_message
+from bot.blocks import help_message, single_paper
+from bot.listeners import library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt
 from bot.listeners.replies import post_message, search_reply, strip_mention, tell_user
@@ -28,42 +31,47 @@ def register(app: App) -> None:
     app.event("app_mention")(on_mention)
     app.event("app_uninstalled")(on_app_uninstalled)
     app.event("tokens_revoked")(on_tokens_revoked)
+    app.event("reaction_added")(library.on_reaction)
+    app.event("reaction_removed")(library.on_reaction)
 
 
-def on_mention(event: dict, context: BoltContext, client: WebClient) -> None:
+def on_mention(event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
     query = strip_mention(event.get("text") or "")
     thread_ts = event.get("thread_ts") or event["ts"]
     workers: Workers = context["workers"]
     receipt: Receipt = context["receipt"]
+    team = context.team_id or body.get("team_id") or ""
     if not workers.answers.submit(
         answer_mention, context["services"], workers, client, receipt, event["channel"],
-        event.get("user"), thread_ts, query,
+        event.get("user"), thread_ts, query, team,
     ):
         receipt.unanswered()
 
 
 def answer_mention(
     services: Services, workers: Workers, client: WebClient, receipt: Receipt, channel: str,
-    user: str | None, thread_ts: str, query: str,
+    user: str | None, thread_ts: str, query: str, team_id: str = "",
 ) -> None:
-    """Results in the mention's thread (visible to all); a bare mention gets the help."""
+    """Results in the mention's thread (visible to all); a bare mention gets the help. A
+    single-paper answer is mapped to its paper, so reactions on it count."""
     if not query or query.lower() in ("help", "?"):
         reply = help_message()
     else:
         reply = search_reply(services, query, ephemeral=False)
+    remember = library.remember_one_paper(services, team_id, single_paper(reply), "answer")
     if not workers.slack_calls.submit(
-        deliver_mention, client, receipt, channel, user, thread_ts, reply
+        deliver_mention, client, receipt, channel, user, thread_ts, reply, remember
     ):
         receipt.unanswered()
 
 
 def deliver_mention(
     client: WebClient, receipt: Receipt, channel: str, user: str | None, thread_ts: str,
-    reply: dict,
+    reply: dict, on_posted: Any = None,
 ) -> None:
     """Post in the thread. A refusal Slack will repeat (channel, workspace, message) is
     settled as answered after telling the user; a transient one leaves it to a retry."""
-    failure = post_message(client, channel, thread_ts=thread_ts, **reply)
+    failure = post_message(client, channel, thread_ts=thread_ts, on_posted=on_posted, **reply)
     if failure is None:
         receipt.answered()
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Collection
 from typing import Any
 
 from slack_sdk import WebClient
@@ -47,8 +48,11 @@ def search_reply(
     offset: int = 0,
     ephemeral: bool,
     shared_by: str | None = None,
+    saved: Collection[int] = (),
+    hidden: Collection[int] = (),
 ) -> dict[str, Any]:
-    """The message answering `query` (a page of results, no-match, or the query's problem)."""
+    """The message answering `query` (a page of results, no-match, or the query's problem).
+    `saved`/`hidden`: the viewer's own choices, shown on ephemeral pages only."""
     try:
         found = services.find(query, limit=services.config.results_per_page, offset=offset)
     except QueryError as exc:
@@ -62,33 +66,46 @@ def search_reply(
         return no_results_message(query)
     paging = Paging(query=query, offset=offset, total=found.page.total, terms=found.page.terms)
     return results_message(
-        [paper for paper, _ in found.papers], paging, ephemeral=ephemeral, shared_by=shared_by
+        [paper for paper, _ in found.papers], paging, ephemeral=ephemeral, shared_by=shared_by,
+        saved=saved, hidden=hidden,
     )
 
 
 def post_message(
-    client: WebClient, channel: str, *, thread_ts: str | None = None, **msg: Any
+    client: WebClient, channel: str, *, thread_ts: str | None = None,
+    on_posted: Callable[[str, str], None] | None = None, **msg: Any
 ) -> SlackFailure | None:
     """chat.postMessage; on not_in_channel joins (public channels) and tries once more.
 
     Returns None when posted, else what failed (logged once, with its code, no traceback).
+    `on_posted(channel, ts)` runs once it is posted (e.g. to map the message to its paper).
     """
     args = {"channel": channel, "unfurl_links": False, "unfurl_media": False, **msg}
     if thread_ts:
         args["thread_ts"] = thread_ts
-    try:
-        client.chat_postMessage(**args)
-        return None
-    except Exception as exc:  # SlackApiError, or the network: describe() knows both
-        failure = describe(exc)
-    if failure.code == "not_in_channel" and _join(client, channel):
+    failure = None
+    for attempt in range(2):
         try:
-            client.chat_postMessage(**args)
-            return None
-        except Exception as exc:
+            resp = client.chat_postMessage(**args)
+        except Exception as exc:  # SlackApiError, or the network: describe() knows both
             failure = describe(exc)
+            if attempt == 0 and failure.code == "not_in_channel" and _join(client, channel):
+                continue
+            break
+        if on_posted is not None and resp.get("ts"):
+            _after_post(on_posted, str(resp.get("channel") or channel), str(resp["ts"]))
+        return None
+    assert failure is not None
     log.warning("chat.postMessage to %s failed: %s", channel, failure.code)
     return failure
+
+
+def _after_post(on_posted: Callable[[str, str], None], channel: str, ts: str) -> None:
+    """The message is out; a failure recording it must not turn it into a failed post."""
+    try:
+        on_posted(channel, ts)
+    except SQLAlchemyError as exc:
+        database_trouble(exc, "recording a posted message")
 
 
 def _join(client: WebClient, channel: str) -> bool:

@@ -39,7 +39,7 @@ def test_papers_query_lists_diffusion_caching_papers(
     joined = " ".join(s["text"]["text"] for s in sections)
     assert "*caching*" in joined.lower() or "*cache*" in joined.lower()  # matches in bold
     assert "*diffusion*" in joined.lower()
-    actions = next(b for b in answer["blocks"] if b["type"] == "actions")
+    actions = next(b for b in answer["blocks"] if b.get("block_id") == "paging")
     assert [e["text"]["text"] for e in actions["elements"]] == ["More results", "Share in channel"]
 
 

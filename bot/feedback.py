@@ -1,0 +1,174 @@
+"""Feedback and the personal lists, as plain functions (no Slack): the listeners call these.
+
+Who gave a signal is a `Where` (workspace, user, channel). Saves and hides belong to one
+user (shown only to that user); every signal also records its channel, so a channel's model
+learns only from what was given there (storage/feedback.py). Recommendations and "More like
+this" come from bot.recommend (RECO-CORE); this module only chooses the signals and the
+exclusions, and loads the papers to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from storage import feedback as store
+from storage.models import Paper
+from storage.papers import get_paper, get_papers
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+_SKIN_TONE = re.compile(r"::skin-tone-\d+$")
+
+
+@dataclass(frozen=True)
+class Where:
+    """A signal's origin: nothing is ever read across workspaces (team_id comes first)."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+    enterprise_id: str | None = None
+
+
+@dataclass
+class PaperList:
+    """One page of a personal list: the papers, why each was picked, and paging."""
+
+    papers: list[Paper]
+    offset: int
+    has_more: bool
+    why: dict[int, str] = field(default_factory=dict)
+    saved: set[int] = field(default_factory=set)
+
+
+# --- signals ---------------------------------------------------------------------------
+
+
+def toggle_save(services: Services, where: Where, paper_id: int) -> bool | None:
+    """The Save button: the new state (True saved), None when the paper is gone."""
+    with services.db.session() as s:
+        return store.toggle_save(s, where.team_id, where.user_id, where.channel_id, paper_id,
+                                 enterprise_id=where.enterprise_id)
+
+
+def set_hide(services: Services, where: Where, paper_id: int, hidden: bool) -> bool | None:
+    """"Not for us" (or its undo): the new state, None when the paper is gone."""
+    with services.db.session() as s:
+        return store.set_hide(s, where.team_id, where.user_id, where.channel_id, paper_id,
+                              hidden, enterprise_id=where.enterprise_id)
+
+
+def reaction_value(services: Services, reaction: str) -> int:
+    """+1, -1, or 0 (not a feedback emoji) for a reaction name as Slack sends it."""
+    name = _SKIN_TONE.sub("", reaction.lower())
+    if name in services.config.positive_reactions:
+        return 1
+    if name in services.config.negative_reactions:
+        return -1
+    return 0
+
+
+def react(services: Services, where: Where, ts: str, reaction: str, added: bool) -> int | None:
+    """reaction_added / reaction_removed on message `ts` in `where.channel_id`: the paper
+    the signal went to, or None (not one of our one-paper messages, or not a feedback emoji).
+    Repeats are harmless: a second add finds its row, a second removal finds none."""
+    value = reaction_value(services, reaction)
+    if not value:
+        return None
+    name = _SKIN_TONE.sub("", reaction.lower())
+    with services.db.session() as s:
+        paper_id = store.paper_for_message(s, where.team_id, where.channel_id, ts)
+        if paper_id is None:
+            return None
+        if added:
+            store.add_reaction(s, where.team_id, where.user_id, where.channel_id, paper_id,
+                               name, value, enterprise_id=where.enterprise_id)
+        else:
+            store.remove_reaction(s, where.team_id, where.user_id, where.channel_id,
+                                  paper_id, name)
+    return paper_id
+
+
+def remember(services: Services, team_id: str, channel_id: str, ts: str, paper_id: int,
+             kind: str) -> None:
+    """Record that a message we posted is about one paper (its reactions are feedback)."""
+    with services.db.session() as s:
+        store.remember_message(s, team_id, channel_id, ts, paper_id, kind)
+
+
+def viewer_state(services: Services, team_id: str, user_id: str) -> tuple[set[int], set[int]]:
+    """(saved, hidden) of one user: shown only on that user's own, private answers."""
+    with services.db.session() as s:
+        return set(store.saved_ids(s, team_id, user_id)), store.hidden_ids(s, team_id, user_id)
+
+
+def get(services: Services, paper_id: int) -> Paper | None:
+    with services.db.session() as s:
+        return get_paper(s, paper_id)
+
+
+# --- lists -----------------------------------------------------------------------------
+
+
+def _load(services: Services, ids: list[int]) -> list[Paper]:
+    with services.db.session() as s:
+        return get_papers(s, ids)
+
+
+def saved_page(services: Services, team_id: str, user_id: str, *, offset: int,
+               limit: int) -> PaperList:
+    """`/papers saved`: this user's saves, newest first."""
+    with services.db.session() as s:
+        ids = store.saved_ids(s, team_id, user_id)
+        papers = get_papers(s, ids[offset:offset + limit])
+    return PaperList(papers, offset, offset + limit < len(ids), saved=set(ids))
+
+
+def recommend_page(services: Services, team_id: str, user_id: str, words: str, *,
+                   offset: int, limit: int) -> PaperList:
+    """`/papers recommend [words]`: from this user's own signals (every channel), leaving
+    out what they saved or hid; words narrow it to a topic."""
+    from bot.recommend import Signal, recommend
+
+    with services.db.session() as s:
+        mine = store.signals(s, team_id, user_id=user_id)
+        saved = store.saved_ids(s, team_id, user_id)
+        exclude = set(saved) | store.hidden_ids(s, team_id, user_id)
+    picks = recommend(
+        services, [Signal(pid, value) for pid, value in mine], limit=limit + 1, offset=offset,
+        exclude=exclude, recent_days=services.config.recommend_days, words=words or None,
+        fallback_topic=None,
+    )
+    shown = picks[:limit]
+    papers = _load(services, [p.paper_id for p in shown])
+    why = {p.paper_id: p.why for p in shown if p.why}
+    return PaperList(papers, offset, len(picks) > limit, why=why, saved=set(saved))
+
+
+def similar_page(services: Services, team_id: str, user_id: str | None, paper_id: int, *,
+                 offset: int, limit: int) -> tuple[Paper | None, PaperList]:
+    """More like this: the papers most similar to `paper_id`. With a user (a private
+    answer), their hidden papers are left out and their saves shown; without one (a
+    channel answer) nobody's choices are used, so none are revealed."""
+    from bot.recommend import more_like_this
+
+    saved: set[int] = set()
+    exclude: set[int] = {paper_id}
+    with services.db.session() as s:
+        seed = get_paper(s, paper_id)
+        if user_id:
+            saved = set(store.saved_ids(s, team_id, user_id))
+            exclude |= store.hidden_ids(s, team_id, user_id)
+    if seed is None:
+        return None, PaperList([], offset, False)
+    picks = more_like_this(services, paper_id, limit=limit + 1, offset=offset, exclude=exclude)
+    shown = picks[:limit]
+    papers = _load(services, [p.paper_id for p in shown])
+    why = {p.paper_id: p.why for p in shown if p.why}
+    return seed, PaperList(papers, offset, len(picks) > limit, why=why, saved=saved)
