@@ -52,6 +52,7 @@ SCOPES = (
     "users:read",
     "channels:history",
     "groups:history",
+    "reactions:read",
 )
 STATE_SECONDS = 600  # how long an install link stays usable (Bolt's default)
 ROTATE_BEFORE_MINUTES = 120  # refresh a rotating token this long before it expires
