@@ -164,7 +164,8 @@ def cmd_digest(services: Services, args: argparse.Namespace) -> int:
 
     if args.now and not args.once:
         raise UsageError("--now goes with --once: `paperbot digest --once --now`")
-    poster = poster_for(services.config)  # ConfigError names SLACK_BOT_TOKEN
+    # ConfigError names SLACK_BOT_TOKEN; OAuth mode: each workspace's token from the database
+    poster = poster_for(services.config, services.db)
     if not args.once:
         run_blocking(services, poster)
         return 0
@@ -256,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(
             "WARNING" if quiet else config.log_level,
             interactive=quiet,
-            secrets=(config.slack_bot_token, config.slack_signing_secret, config.slack_app_token),
+            secrets=(config.slack_bot_token, config.slack_signing_secret, config.slack_app_token,
+                     config.slack_client_secret),
         )
         if args.command == "serve":  # fail fast, before touching the database
             from bot.server import check_credentials
