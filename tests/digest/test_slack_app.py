@@ -146,3 +146,28 @@ def test_subscribe_by_slash_command_then_topic_digest_then_uninstall(
     assert paperbot.sender.send(body, ctype).status_code == 200
     fake_slack.wait_for(lambda: not active(paperbot, "C1")[0], timeout=5)
     assert active(paperbot, "C1") == (False, "tokens_revoked")
+
+
+def test_subscribe_me_by_slash_command_posts_in_the_dm_and_unsubscribe_me_stops_it(
+    paperbot: Running, fake_slack: FakeSlack, fake_hf: FakeHF
+) -> None:
+    fake_slack.add_user("U0ALICE", tz="Europe/Berlin")
+    said = command(paperbot, fake_slack, "subscribe me at 06:30", "p1", channel_id="C0GENERAL")
+    assert said.startswith("Subscribed: you get your own top") and "06:30 (Europe/Berlin)" in said
+    assert "You also get" in command(paperbot, fake_slack, "subscriptions", "p2")
+
+    now = datetime.now(BERLIN).replace(hour=6, minute=31)
+    fake_hf.set_day(
+        now.astimezone(ZoneInfo("UTC")).date(),
+        [hf_entry("2508.30001", "Graph transformers", upvotes=3)],
+    )
+    report = run_cycle(paperbot.services, SlackPoster(paperbot.app.client), clock=lambda: now)
+    assert report.ok and report.done == 1, report.problem()
+    [(parent, replies)] = digest_of(fake_slack, "DU0ALICE")
+    assert parent["blocks"][0]["text"]["text"].startswith("Your papers")
+    assert len(replies) == 1 and fake_slack.posted("C0GENERAL") == []
+
+    assert "no more personal digests" in command(paperbot, fake_slack, "unsubscribe me", "p3")
+    with paperbot.services.db.session() as s:
+        sub = repo.get_personal(s, TEAM_ID, "U0ALICE")
+        assert sub is not None and (sub.active, sub.channel_id) == (False, "DU0ALICE")
