@@ -53,6 +53,8 @@ SCOPES = (
     "channels:history",
     "groups:history",
     "reactions:read",
+    "im:write",
+    "im:history",
 )
 STATE_SECONDS = 600  # how long an install link stays usable (Bolt's default)
 ROTATE_BEFORE_MINUTES = 120  # refresh a rotating token this long before it expires
