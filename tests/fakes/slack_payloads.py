@@ -44,12 +44,13 @@ def slash_command(
     channel_name: str = "general",
     user_id: str = "U0ALICE",
     user_name: str = "alice",
+    team_id: str = TEAM_ID,
 ) -> tuple[bytes, str]:
     """A slash command invocation: form-encoded, exactly Slack's fields."""
     n = _next()
     fields = {
         "token": VERIFICATION_TOKEN,
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "team_domain": TEAM_DOMAIN,
         "channel_id": channel_id,
         "channel_name": channel_name,
@@ -113,16 +114,28 @@ def app_mention(
     return json.dumps(body).encode(), JSON, body
 
 
-def find_button(blocks: list[dict[str, Any]], action_prefix: str) -> tuple[dict, dict]:
-    """(block, button) of the first button whose action_id starts with `action_prefix`."""
+def find_button(
+    blocks: list[dict[str, Any]], action_prefix: str, value: str | None = None
+) -> tuple[dict, dict]:
+    """(block, element) of the first button (or overflow menu) whose action_id starts with
+    `action_prefix` (and, for a button, whose value is `value`, when given)."""
     for block in blocks:
         candidates = block.get("elements", []) if block.get("type") == "actions" else [
             block.get("accessory") or {}
         ]
         for el in candidates:
-            if el.get("type") == "button" and el.get("action_id", "").startswith(action_prefix):
-                return block, el
-    raise AssertionError(f"no button {action_prefix}* in the message")
+            if el.get("type") not in ("button", "overflow"):
+                continue
+            if not el.get("action_id", "").startswith(action_prefix):
+                continue
+            if value is not None and el.get("type") == "button" and el.get("value") != value:
+                continue
+            if value is not None and el.get("type") == "overflow" and not any(
+                o["value"].endswith(f":{value}") for o in el.get("options", [])
+            ):
+                continue
+            return block, el
+    raise AssertionError(f"no button {action_prefix}* ({value}) in the message")
 
 
 def block_actions(
@@ -134,13 +147,18 @@ def block_actions(
     user: str = "U0ALICE",
     message: dict[str, Any] | None = None,
     message_ts: str | None = None,
+    value: str | None = None,
+    option: str | None = None,
+    team_id: str = TEAM_ID,
 ) -> tuple[bytes, str]:
     """A click on a button of a message: form field `payload` holding the JSON.
 
     `message` is the channel message the button sits on (as Slack stores it); None means
     the button sits on an ephemeral message, which Slack sends without a `message`.
+    `value` picks the button (or overflow) of one paper; for an overflow menu, `option` is
+    the start of the chosen option's value (default: the first option).
     """
-    block, button = find_button(blocks, action_prefix)
+    block, button = find_button(blocks, action_prefix, value)
     container: dict[str, Any] = {
         "type": "message",
         "message_ts": message["ts"] if message else (message_ts or slack_ts()),
@@ -151,25 +169,18 @@ def block_actions(
         container["thread_ts"] = message["thread_ts"]
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
         "api_app_id": API_APP_ID,
         "token": VERIFICATION_TOKEN,
         "container": container,
         "trigger_id": f"{_next()}.1234.abcdef",
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel, "name": "general"},
         "state": {"values": {}},
         "response_url": response_url,
-        "actions": [{
-            "action_id": button["action_id"],
-            "block_id": block.get("block_id", "b"),
-            "text": button["text"],
-            "value": button.get("value", ""),
-            "type": "button",
-            "action_ts": slack_ts(),
-        }],
+        "actions": [_action(block, button, option)],
     }
     if message is not None:
         payload["message"] = {
@@ -179,6 +190,65 @@ def block_actions(
             **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
         }
     return urlencode({"payload": json.dumps(payload)}).encode(), FORM
+
+
+def _action(block: dict[str, Any], element: dict[str, Any], option: str | None) -> dict:
+    """The `actions[0]` Slack sends for a click on a button or a choice in an overflow."""
+    action: dict[str, Any] = {
+        "action_id": element["action_id"],
+        "block_id": block.get("block_id", "b"),
+        "type": element["type"],
+        "action_ts": slack_ts(),
+    }
+    if element["type"] == "overflow":
+        chosen = next(o for o in element["options"]
+                      if option is None or o["value"].startswith(option))
+        action["selected_option"] = chosen
+    else:
+        action["text"] = element["text"]
+        action["value"] = element.get("value", "")
+    return action
+
+
+def reaction(
+    name: str,
+    *,
+    channel: str,
+    ts: str,
+    user: str = "U0ALICE",
+    added: bool = True,
+    event_id: str | None = None,
+    team_id: str = TEAM_ID,
+    item_user: str = BOT_USER_ID,
+) -> tuple[bytes, str, dict[str, Any]]:
+    """An Events API `reaction_added` / `reaction_removed` on a message (body, type, body)."""
+    event_ts = slack_ts()
+    event = {
+        "type": "reaction_added" if added else "reaction_removed",
+        "user": user,
+        "reaction": name,
+        "item_user": item_user,
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": event_ts,
+    }
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "context_enterprise_id": None,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{_next():010d}",
+        "event_time": int(float(event_ts)),
+        "authorizations": [{
+            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
+            "is_bot": True, "is_enterprise_install": False,
+        }],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-eyJldCI6InJlYWN0aW9uIn0-{_next()}",
+    }
+    return json.dumps(body).encode(), JSON, body
 
 
 @dataclass
