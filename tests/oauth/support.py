@@ -29,17 +29,19 @@ def oauth_services(db_url: str, home: Path, fake: OAuthFakeSlack, **env: str) ->
     )
 
 
-def install(running: Running, fake: OAuthFakeSlack, team_id: str) -> httpx.Response:
+def install(running: Running | str, fake: OAuthFakeSlack, team_id: str) -> httpx.Response:
     """An admin of `team_id` opens /slack/install, clicks "Add to Slack", then "Allow";
-    the browser follows Slack's redirect back with its state cookie. The last response."""
+    the browser follows Slack's redirect back with its state cookie. The last response.
+    `running`: an in-process server, or the base URL of a `paperbot serve`."""
+    url = running if isinstance(running, str) else running.url
     with httpx.Client(timeout=10, follow_redirects=False) as browser:
-        page = browser.get(f"{running.url}/slack/install")
+        page = browser.get(f"{url}/slack/install")
         assert page.status_code == 200, page.text
         cookie = page.headers["set-cookie"]
         state = re.search(rf"{COOKIE}=([^;]+)", cookie)
         assert state, cookie
         link = html.unescape(re.search(r'<a href="([^"]+)"', page.text)[1])  # type: ignore[index]
-        fake.approving, fake.redirect_to = team_id, f"{running.url}/slack/oauth_redirect"
+        fake.approving, fake.redirect_to = team_id, f"{url}/slack/oauth_redirect"
         back = browser.get(link)  # Slack's authorize page: "Allow" -> 302 to the app
         assert back.status_code == 302, back.text
         return browser.get(back.headers["location"], headers={"Cookie": f"{COOKIE}={state[1]}"})
