@@ -2,6 +2,7 @@
 
     python -m benchmarks.recommend_bench                 # all topics, cost at 100k
     python -m benchmarks.recommend_bench --cost 100k,1M  # cost at 1M too (minutes, ~3 GB)
+    python -m benchmarks.recommend_bench --e2e 100k      # + the API end to end over SQLite
     python -m benchmarks.recommend_bench --smoke         # CI: 3 topics, 2 trials, 5k papers
 
 Quality. For each judged topic (benchmarks/recommend_data/topics.json: exact titles, judged
@@ -375,6 +376,43 @@ def cost(n: int, seed: int = 0) -> dict:
     return {"papers": n, "index_build_s": build_s, "per_k": per_k}
 
 
+def end_to_end(n: int, workdir: Path, seed: int = 0) -> dict:
+    """The API as Slack calls it, over n synthetic papers stored in SQLite: recommend() with
+    3 saves and a hide (a new profile each time: nothing cached), then more_like_this()."""
+    from benchmarks.search_bench import import_papers
+    from benchmarks.synth import generate
+    from bot.config import Config
+    from bot.services import Services
+
+    home = workdir / f"e2e-{n}"
+    cfg = Config.from_env({"PAPERBOT_HOME": str(home), "PAPERBOT_SCHEDULER": "0"})
+    svc = Services.create(cfg, seed=False)
+    try:
+        import_papers(svc.db, generate(n, seed))
+        svc.search.warm()
+        ids = svc.search.index.paper_ids().tolist()
+        rng = random.Random(seed)
+        rec, mlt = [], []
+        for _ in range(REPEATS):
+            picked = rng.sample(ids, 4)
+            signals = [Signal(p, 1.0) for p in picked[:3]] + [Signal(picked[3], -1.0)]
+            t = time.perf_counter()
+            got = recommend(svc, signals, limit=5)
+            rec.append(time.perf_counter() - t)
+            assert len(got) == 5 and all(p.why for p in got)
+            t = time.perf_counter()
+            more_like_this(svc, picked[0], limit=5)
+            mlt.append(time.perf_counter() - t)
+        return {
+            "papers": n,
+            "recommend_p50_ms": 1000 * statistics.median(rec),
+            "recommend_max_ms": 1000 * max(rec),
+            "more_like_this_p50_ms": 1000 * statistics.median(mlt),
+        }
+    finally:
+        svc.close()
+
+
 def print_cost(rows: list[dict]) -> None:
     print(
         "\n| papers | saved k | profile train+score p50 ms | max ms | matched papers | MLT p50 ms |"
@@ -393,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="3 topics, 2 trials, cost at 5k (CI)")
     ap.add_argument("--cost", default="100k", help="comma-separated library sizes, '' for none")
+    ap.add_argument("--e2e", default="", help="sizes for the end-to-end API timing, e.g. 100k")
     ap.add_argument("--trials", type=int, default=TRIALS)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -416,9 +455,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs = [cost(n) for n in sizes]
     if costs:
         print_cost(costs)
+    e2e = []
+    if args.e2e:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            for n in (parse_size(x) for x in args.e2e.split(",") if x.strip()):
+                e2e.append(end_to_end(n, Path(tmp)))
+                r = e2e[-1]
+                print(
+                    f"end to end at {r['papers']:,} papers (SQLite): recommend() p50 "
+                    f"{r['recommend_p50_ms']:.1f} ms (max {r['recommend_max_ms']:.1f}), "
+                    f"more_like_this() p50 {r['more_like_this_p50_ms']:.1f} ms"
+                )
     name = "recommend-smoke.json" if args.smoke else f"recommend-{when}.json"
     write_json(
-        args.out, name, when, {"quality": quality, "cost": costs}, trials=trials, seed=args.seed
+        args.out,
+        name,
+        when,
+        {"quality": quality, "cost": costs, "end_to_end": e2e},
+        trials=trials,
+        seed=args.seed,
     )
     return 0
 

@@ -33,7 +33,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,7 @@ MLT_TERMS = 60  # terms of a more-like-this query
 WHY_WORDS = 3  # words named in a why-line
 WHY_TITLE_CHARS = 70
 CACHE_SIZE = 256
+MAX_SIGNAL_PAPERS = 200  # a profile learns from the papers of the latest 200 signals at most
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,11 @@ class Pick:
 
 @dataclass(frozen=True)
 class Profile:
-    """Term weights to send to the index (already times idf), and what explains a pick."""
+    """Term weights as sent to the index, and the saved papers that explain a pick."""
 
     weights: dict[str, float]
     positives: tuple[tuple[int, str, dict[str, float]], ...]  # (paper id, title, unit vector)
     negatives: tuple[int, ...] = ()
-    term_weights: dict[str, float] = field(default_factory=dict)  # before the idf factor
 
 
 # ----- paper vectors ------------------------------------------------------------------------
@@ -210,8 +210,13 @@ def _fingerprint(pos: dict[int, float], neg: dict[int, float]) -> str:
 
 
 def build_profile(services: Services, signals: Sequence[Signal]) -> Profile | None:
-    """The signals' profile (cached), or None when no paper has a positive net signal."""
-    pos, neg = net_signals(signals)
+    """The signals' profile (cached), or None when no paper has a positive net signal.
+
+    Signals are oldest first; only the papers of the latest MAX_SIGNAL_PAPERS count, so a
+    long history costs a bounded amount of tokenizing when the profile is (re)built."""
+    latest = list(dict.fromkeys(s.paper_id for s in reversed(signals)))[:MAX_SIGNAL_PAPERS]
+    keep = set(latest)
+    pos, neg = net_signals(s for s in signals if s.paper_id in keep)
     if not pos:
         return None
     index = services.search.index
@@ -228,7 +233,6 @@ def build_profile(services: Services, signals: Sequence[Signal]) -> Profile | No
             weights=to_query(index, tw),
             positives=tuple((p, vecs[p][0], vecs[p][1]) for p in sorted(pos) if p in vecs),
             negatives=tuple(sorted(neg)),
-            term_weights=tw,
         )
 
     return _cached(services.search, key, make)
@@ -254,15 +258,12 @@ def best_ids(
     n: int,
     exclude: Collection[int],
     recent_from: int | None,
-    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The n best positive-scoring ids (score desc, id asc), outside `exclude`, within the
     recent window (published on/after `recent_from` or undated) when it holds n, else all."""
     keep = sc.scores > 0
     if exclude:
         keep &= ~np.isin(sc.ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
-    if allowed is not None:
-        keep &= np.isin(sc.ids, allowed)
     if recent_from is not None:
         recent = keep & ((sc.published == 0) | (sc.published >= recent_from))
         if np.count_nonzero(recent) >= n:
@@ -302,6 +303,7 @@ def _explain(
     ids: Sequence[int],
     query: dict[str, float],
     positives: Sequence[tuple[int, str, dict[str, float]]] = (),
+    owner: str = "your",
 ) -> dict[int, str]:
     """One line per paper: the saved paper it is closest to, and the words that weighed most."""
     index = services.search.index
@@ -321,7 +323,7 @@ def _explain(
             ]
             sim, _, ptitle = max(sims)
             if sim > 0:
-                parts.append(f"closest to your saved “{_short(ptitle)}”")
+                parts.append(f"closest to {owner} saved “{_short(ptitle)}”")
         if words:
             parts.append(f"words: {words}")
         out[pid] = " — ".join(parts) or "similar words"
@@ -395,8 +397,10 @@ def recommend(
 
     Candidates published within `recent_days` (or undated) first, the whole library when
     that leaves fewer than offset + limit. `words` keeps only papers matching them (BM25)
-    and adds their BM25 score to the model's. With no positive signal: papers on
-    `fallback_topic`, then trending ones (most upvoted, newest).
+    and adds their BM25 score (scaled) to the model's. Cold start: with no positive signal,
+    papers on `fallback_topic` (BM25); with fewer than MIN_SIGNALS positive papers, the
+    topic's BM25 is blended into the profile's scores. Trending papers (most upvoted,
+    newest) fill what is left, except when `words` narrow the answer.
     """
     n = offset + limit
     if limit <= 0:
@@ -406,45 +410,63 @@ def recommend(
     recent_from = _cutoff(recent_days, today)
     index = services.search.index
     profile = build_profile(services, signals)
-    picks: list[Pick] = []
-    if words:
-        wq = _words_query(services, words)
-        if wq:
-            ws = score_terms(index, wq)
-            if profile is not None:
-                ps = score_terms(index, profile.weights)
-                combined = _combine(ws, ps)
-                ids, scores = best_ids(combined, n, skip, recent_from)
-                why = _explain(services, ids.tolist(), profile.weights, profile.positives)
-            else:
-                ids, scores = best_ids(ws, n, skip, recent_from)
-                why = {pid: f"matches “{_short(words)}”" for pid in ids.tolist()}
-            picks = [
-                Pick(p, s, why.get(p, ""))
-                for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
-            ]
-        return picks[offset:]
+    topic = _words_query(services, fallback_topic) if fallback_topic else {}
+    scored: Scored | None = None
     if profile is not None:
-        ids, scores = best_ids(score_terms(index, profile.weights), n, skip, recent_from)
-        why = _explain(services, ids.tolist(), profile.weights, profile.positives)
+        scored = score_terms(index, profile.weights)
+        if topic and len(pos) < MIN_SIGNALS:  # few signals: the channel's topic helps,
+            share = 1 - len(pos) / MIN_SIGNALS  # less with every signal
+            scored = _blend(scored, score_terms(index, topic), share)
+    elif topic:
+        scored = score_terms(index, topic)
+    if words:
+        narrow = _words_query(services, words)
+        if not narrow:
+            return []
+        ws = score_terms(index, narrow)
+        scored = ws if scored is None else _combine(ws, scored)
+    picks: list[Pick] = []
+    if scored is not None:
+        ids, scores = best_ids(scored, n, skip, recent_from)
+        if profile is not None:
+            why = _explain(services, ids.tolist(), profile.weights, profile.positives)
+        elif topic:
+            why = dict.fromkeys(
+                ids.tolist(), f"on this channel's topic “{_short(fallback_topic or '')}”"
+            )
+        else:
+            why = dict.fromkeys(ids.tolist(), f"matches “{_short(words or '')}”")
         picks = [
-            Pick(p, s, why[p])
+            Pick(p, s, why.get(p) or "similar words")
             for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
-            if p in why
         ]
-    elif fallback_topic:
-        tq = _words_query(services, fallback_topic)
-        if tq:
-            ids, scores = best_ids(score_terms(index, tq), n, skip, recent_from)
-            picks = [
-                Pick(p, s, f"on this channel's topic “{_short(fallback_topic)}”")
-                for p, s in zip(ids.tolist(), scores.tolist(), strict=True)
-            ]
-    if len(picks) < n:
-        picks += _trending(
-            services, n - len(picks), skip | {p.paper_id for p in picks}, recent_from
-        )
+    if len(picks) < n and not words:  # trending fills up; never outside the asked words
+        taken = skip | {p.paper_id for p in picks}
+        picks += _trending(services, n - len(picks), taken, recent_from)
     return picks[offset:]
+
+
+def _scale(scores: np.ndarray, n: int = 10) -> float:
+    """The mean of the n best scores: a scale less swayed by one near-duplicate than the max."""
+    best = scores if len(scores) <= n else np.partition(scores, len(scores) - n)[-n:]
+    return float(best.mean())
+
+
+def _blend(a: Scored, b: Scored, b_share: float) -> Scored:
+    """Union of two scorings, each divided by its scale (b's then times b_share), summed."""
+    parts = [
+        (x, _scale(x.scores) / share)
+        for x, share in ((a, 1.0), (b, b_share))
+        if len(x.scores) and share > 0
+    ]
+    parts = [(x, top) for x, top in parts if top > 0]
+    if not parts:
+        return a
+    ids = np.concatenate([x.ids for x, _ in parts])
+    scores = np.concatenate([x.scores / top for x, top in parts])
+    pubs = np.concatenate([x.published for x, _ in parts])
+    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    return Scored(uniq, np.bincount(inverse, weights=scores), pubs[first])
 
 
 def _combine(words: Scored, profile: Scored) -> Scored:
@@ -527,7 +549,13 @@ def rank_candidates(
     cand = np.fromiter(dict.fromkeys(candidate_ids), dtype=np.int64)
     keep = np.isin(sc.ids, cand)
     got = dict(zip(sc.ids[keep].tolist(), sc.scores[keep].tolist(), strict=True))
-    why = _explain(services, [p for p in got if got[p] > 0], profile.weights, profile.positives)
+    why = _explain(
+        services,
+        [p for p in got if got[p] > 0],
+        profile.weights,
+        profile.positives,
+        owner="the",  # channel and personal digests alike
+    )
     return {
         pid: (got.get(pid, 0.0), why.get(pid, "shares no words with the saved papers"))
         for pid in cand.tolist()

@@ -189,3 +189,20 @@ def test_recent_first_then_the_whole_library(db_url: str, tmp_path: Path) -> Non
         assert [p.paper_id for p in everything] == [a, f, b, c, d, e, ids[6]]
     finally:
         svc.close()
+
+
+def test_few_signals_blend_in_the_channel_topic(library: Library) -> None:
+    """Below MIN_SIGNALS saves the subscription topic still counts; at MIN_SIGNALS, not."""
+    svc, topic = library
+    nas = svc.find("neural architecture search", limit=4).papers
+    one = saves([nas[0][0].id])
+    alone = {p.paper_id for p in recommend(svc, one, limit=5)}
+    blended = {
+        p.paper_id for p in recommend(svc, one, limit=5, fallback_topic="speculative decoding")
+    }
+    assert not alone & set(topic)
+    assert blended & set(topic) and blended & alone
+    enough = saves([p.id for p, _ in nas[:MIN_SIGNALS]])
+    assert recommend(svc, enough, limit=5, fallback_topic="speculative decoding") == recommend(
+        svc, enough, limit=5
+    )
