@@ -25,22 +25,24 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.search import persist, workers
+from bot.search import persist
 from bot.search.documents import TITLE_WEIGHT, paper_tokens, row_doc
 from bot.search.index import BM25Index, prewarm
+from bot.search.limits import MAX_LIMIT, MAX_QUERY_CHARS
 from bot.search.persist import StaleIndex
 from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
 from storage import papers
 from storage.db import Database
 
 __all__ = [
+    "MAX_LIMIT",
+    "MAX_QUERY_CHARS",
     "TITLE_WEIGHT",
     "Hit",
     "QueryError",
@@ -52,8 +54,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 500
-MAX_LIMIT = 100
 REFRESH_INTERVAL = 1.0
 MIN_REFRESH_INTERVAL = 0.01  # the background refresher never spins faster than this
 SAVE_EVERY = 500  # papers applied since the last save that trigger a background save
@@ -484,6 +484,11 @@ class SearchEngine:
         that builds must do so under `if __name__ == "__main__"` (the `paperbot` command and
         `python -m` entry points do); if the workers die, the build falls back to this process.
         """
+        # Imported here: multiprocessing is only for big builds (and slows every start-up).
+        from concurrent.futures.process import BrokenProcessPool
+
+        from bot.search import workers
+
         try:
             with workers.pool(n_workers, self._tokenizer) as pool:
                 return index.build_encoded(workers.encoded_in_workers(rows, pool, n_workers))

@@ -22,14 +22,14 @@ serialize mutations (the engine holds a lock).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import scipy.sparse as sp
 
 from bot.search import segments as _segments
+from bot.search.pruning import segment_top
 from bot.search.scoring import accumulate, contribution, positive_scores, top_k
 from bot.search.segments import (
     NO_DATE,
@@ -66,6 +66,7 @@ class BM25Index:
         self.sources: dict[str, int] = {}
         self.snapshot = Snapshot()
         self.term_cache = TermCache()
+        self.prune = True  # MaxScore in `top` (same results; False scores every match)
 
     @classmethod
     def from_state(
@@ -201,8 +202,64 @@ class BM25Index:
         until: date | None = None,
         source: str | None = None,
     ) -> tuple[int, np.ndarray, np.ndarray]:
-        """(total matches, best k paper ids, their scores): score desc, then paper id asc."""
+        """(total matches, best k paper ids, their scores): score desc, then paper id asc.
+
+        With `prune` on (the default) and every query weight positive, segments are ranked
+        with MaxScore (see pruning), which gives the same ids and scores as scoring every
+        match; `prune = False` scores every match (for comparisons)."""
         snap = self.snapshot
+        weights = self.query_weights(tokens, snap)
+        if not self.prune or k <= 0 or not weights or any(w <= 0 for _, w in weights):
+            return self._top_exhaustive(snap, tokens, k, since, until, source)
+        src_code = None
+        if source is not None:
+            src_code = self.sources.get(source)
+            if src_code is None:
+                return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
+        lo = since.toordinal() if since else None
+        hi = until.toordinal() if until else None
+        total = 0
+        theta = 0.0  # k-th best score of the segments ranked so far: a bound for the rest
+        ids: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        for seg, norm, all_alive in zip(snap.segments, snap.norms, snap.all_alive, strict=True):
+            keep, keep_all = _keepers(seg, all_alive, lo, hi, src_code)
+            res = segment_top(
+                seg, norm, weights, snap.avgdl, self.term_cache, k, keep, keep_all, theta
+            )
+            if res is None:
+                docs, sc = positive_scores(seg, norm, weights, snap.avgdl, self.term_cache)
+                mask = keep(docs)
+                if mask is not None:
+                    docs, sc = docs[mask], sc[mask]
+                res = (len(docs), *top_k(docs, sc, k))
+            n, local, best = res
+            total += n
+            if not len(local):
+                continue
+            ids.append(seg.paper_ids[local])
+            scores.append(best)
+            if len(snap.segments) > 1:
+                pool = np.concatenate(scores) if len(scores) > 1 else best
+                if len(pool) >= k:
+                    theta = max(theta, float(np.partition(pool, len(pool) - k)[len(pool) - k]))
+        if not ids:
+            return total, np.zeros(0, dtype=np.int64), np.zeros(0)
+        if len(ids) == 1:
+            return total, ids[0], scores[0]
+        best_ids, best_scores = top_k(np.concatenate(ids), np.concatenate(scores), k)
+        return total, best_ids, best_scores
+
+    def _top_exhaustive(
+        self,
+        snap: Snapshot,
+        tokens: Sequence[str],
+        k: int,
+        since: date | None,
+        until: date | None,
+        source: str | None,
+    ) -> tuple[int, np.ndarray, np.ndarray]:
+        """`top` by scoring every matching document."""
         parts = self._candidates(snap, tokens, since, until, source)
         total = sum(len(d) for _, d, _ in parts)
         ids, scores = [], []
@@ -420,6 +477,8 @@ class BM25Index:
         which = list(snap.segments if which is None else which)
         if not which:
             return
+        import scipy.sparse as sp  # merging only: searching stays scipy-free
+
         n_terms = len(self.vocab)
         mats, ids, pubs, srcs, fps = [], [], [], [], []
         for seg in which:
@@ -450,6 +509,36 @@ class BM25Index:
 
 def _and(mask: np.ndarray | None, more: np.ndarray) -> np.ndarray:
     return more if mask is None else mask & more
+
+
+def _keepers(
+    seg: Segment, all_alive: bool, lo: int | None, hi: int | None, src_code: int | None
+) -> tuple[Callable[[np.ndarray], np.ndarray | None], Callable[[], np.ndarray | None]]:
+    """Which local docs are live and pass the filters: for some docs, and for all of them."""
+
+    def keep(docs: np.ndarray) -> np.ndarray | None:
+        mask = None if all_alive else seg.alive[docs]
+        if lo is not None or hi is not None:
+            pub = seg.published[docs]
+            if lo is not None:
+                mask = _and(mask, pub >= lo)
+            if hi is not None:
+                mask = _and(mask, (pub <= hi) & (pub != NO_DATE))
+        if src_code is not None:
+            mask = _and(mask, seg.source[docs] == src_code)
+        return mask
+
+    def keep_all() -> np.ndarray | None:
+        mask = None if all_alive else seg.alive
+        if lo is not None:
+            mask = _and(mask, seg.published >= lo)
+        if hi is not None:
+            mask = _and(mask, (seg.published <= hi) & (seg.published != NO_DATE))
+        if src_code is not None:
+            mask = _and(mask, seg.source == src_code)
+        return mask
+
+    return keep, keep_all
 
 
 def prewarm(index: BM25Index, n_terms: int = 32) -> None:

@@ -20,9 +20,12 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 NO_DATE = 0  # `published` ordinal for papers without a date (real ordinals start at 1)
 BUILD_BATCH = 50_000  # documents tokenized and encoded at a time while building
@@ -79,6 +82,8 @@ class Segment:
         return self.indices[s:e], self.tf[s:e]
 
     def csc(self, n_terms: int) -> sp.csc_array:
+        import scipy.sparse as sp  # only merges need it: searching stays scipy-free
+
         indptr = self.indptr
         if n_terms > self.n_terms:
             indptr = np.concatenate([indptr, np.full(n_terms - self.n_terms, indptr[-1])])
@@ -217,6 +222,8 @@ def _postings(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(postings per term, documents, tfs) of a batch, term-major, from its documents' term
     ids (concatenated, `lengths` each; every id below n_terms occurring at least once)."""
+    import scipy.sparse as sp  # imported where building needs it (searching does not)
+
     n = len(lengths)
     rows = np.repeat(np.arange(n, dtype=np.int32), lengths)
     ones = np.ones(len(cols), dtype=np.int32)
@@ -263,6 +270,8 @@ def assemble(chunks: list[Chunk], n_terms: int) -> Segment:
         del c, pos, local, local_start
     del cursor
     if len(paper_ids) > 1 and not (np.diff(paper_ids) > 0).all():
+        import scipy.sparse as sp
+
         order = np.argsort(paper_ids, kind="stable")
         paper_ids, published, source = paper_ids[order], published[order], source[order]
         fprints = fprints[order]

@@ -29,6 +29,12 @@ class TermCache:
         self._entries = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        # Pruning's extras (see pruning): each cached term's largest contribution, and which
+        # documents a densely cached term occurs in (independent of avgdl and weight).
+        self._bounds: dict[tuple[int, int], tuple[np.ndarray, float, float, float]] = {}
+        self._presence: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]]
+        self._presence = OrderedDict()
+        self._presence_bytes = 0
 
     def get(self, seg: Segment, tid: int, avgdl: float, w: float) -> np.ndarray | None:
         key = (id(seg.indices), tid)
@@ -53,10 +59,50 @@ class TermCache:
                 _, (_, _, _, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped.nbytes
 
+    def bound(
+        self, seg: Segment, tid: int, avgdl: float, w: float, contrib: np.ndarray
+    ) -> float:
+        """The largest of a term's contributions `contrib` (computed once per avgdl and
+        weight for terms long enough to be cached; short ones are cheap to scan)."""
+        if len(contrib) < self.min_postings:
+            return float(contrib.max())
+        key = (id(seg.indices), tid)
+        with self._lock:
+            entry = self._bounds.get(key)
+        if entry is not None and entry[0] is seg.indices and entry[1:3] == (avgdl, w):
+            return entry[3]
+        value = float(contrib.max())
+        with self._lock:
+            self._bounds[key] = (seg.indices, avgdl, w, value)
+        return value
+
+    def presence(self, seg: Segment, tid: int, dense: np.ndarray) -> np.ndarray:
+        """Bool mask of the documents holding a term, from its dense positive contributions."""
+        key = (id(seg.indices), tid)
+        with self._lock:
+            entry = self._presence.get(key)
+            if entry is not None and entry[0] is seg.indices:
+                self._presence.move_to_end(key)
+                return entry[1]
+        mask = dense > 0
+        with self._lock:
+            old = self._presence.pop(key, None)
+            if old is not None:
+                self._presence_bytes -= old[1].nbytes
+            self._presence[key] = (seg.indices, mask)
+            self._presence_bytes += mask.nbytes
+            while self._presence_bytes > self.max_bytes // 4 and self._presence:
+                _, (_, dropped) = self._presence.popitem(last=False)
+                self._presence_bytes -= dropped.nbytes
+        return mask
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            self._bounds.clear()
+            self._presence.clear()
+            self._presence_bytes = 0
 
     def retain(self, segments: Sequence[Segment]) -> None:
         """Drop entries of segments that are gone (they would pin their postings in memory)."""
@@ -64,3 +110,7 @@ class TermCache:
         with self._lock:
             for key in [k for k in self._entries if k[0] not in keep]:
                 self._bytes -= self._entries.pop(key)[3].nbytes
+            for key in [k for k in self._bounds if k[0] not in keep]:
+                del self._bounds[key]
+            for key in [k for k in self._presence if k[0] not in keep]:
+                self._presence_bytes -= self._presence.pop(key)[1].nbytes

@@ -1,0 +1,180 @@
+"""MaxScore pruning returns exactly what scoring every match returns (ids, scores, totals)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from bot.search import index as index_module
+from bot.search import pruning
+from bot.search.index import BM25Index, prewarm
+from bot.search.segments import Doc
+
+SOURCES = ["arxiv", "hf", "listing"]
+
+
+def zipf_doc(rng: random.Random, words: list[str]) -> list[str]:
+    """Skewed word frequencies: a few words in most papers (floored idf), a long rare tail."""
+    length = rng.randint(0, 3) if rng.random() < 0.05 else rng.randint(4, 40)
+    return [words[min(int(rng.paretovariate(0.7)) - 1, len(words) - 1)] for _ in range(length)]
+
+
+def make_doc(rng: random.Random, pid: int, words: list[str]) -> Doc:
+    published = None if rng.random() < 0.1 else date(2024, 1, 1 + rng.randrange(28))
+    return Doc(pid, zipf_doc(rng, words), published, rng.choice(SOURCES))
+
+
+def random_query(rng: random.Random, words: list[str]) -> list[str]:
+    n = rng.randint(1, 6)
+    q = [words[min(int(rng.paretovariate(0.5)) - 1, len(words) - 1)] for _ in range(n)]
+    if rng.random() < 0.3:
+        q.append(rng.choice(words[50:]))  # a rare word beside common ones: prunes best
+    if rng.random() < 0.1:
+        q.append("unknown-word")
+    return q
+
+
+def random_filters(rng: random.Random) -> dict[str, object]:
+    f: dict[str, object] = {}
+    if rng.random() < 0.25:
+        f["since"] = date(2024, 1, 1 + rng.randrange(20))
+    if rng.random() < 0.25:
+        f["until"] = date(2024, 1, 8 + rng.randrange(20))
+    if rng.random() < 0.2:
+        f["source"] = rng.choice([*SOURCES, "nowhere"])
+    return f
+
+
+def assert_same_as_exhaustive(
+    index: BM25Index, rng: random.Random, words: list[str], n_queries: int
+) -> None:
+    for _ in range(n_queries):
+        q = random_query(rng, words)
+        k = rng.choice([1, 2, 5, 10, 20, 100])
+        filters = random_filters(rng)
+        index.prune = True
+        total, ids, scores = index.top(q, k, **filters)  # type: ignore[arg-type]
+        index.prune = False
+        e_total, e_ids, e_scores = index.top(q, k, **filters)  # type: ignore[arg-type]
+        index.prune = True
+        assert total == e_total, (q, k, filters)
+        assert ids.tolist() == e_ids.tolist(), (q, k, filters)
+        np.testing.assert_allclose(scores, e_scores, rtol=1e-9, atol=0)
+        assert scores.tolist() == e_scores.tolist()  # same summation order: same floats
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records whether each segment was ranked by pruning (True) or handed back (False)."""
+    calls: list[bool] = []
+    real = index_module.segment_top
+
+    def recording(*args: object, **kwargs: object) -> object:
+        res = real(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(res is not None)
+        return res
+
+    monkeypatch.setattr(index_module, "segment_top", recording)
+    return calls
+
+
+@pytest.mark.parametrize("min_postings", [1, 40, 1 << 40], ids=["all-cached", "some", "none"])
+@pytest.mark.parametrize("seed", range(3))
+def test_pruned_top_k_equals_exhaustive_through_changes(
+    seed: int, min_postings: int, spy: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "MERGE_MIN_DOCS", 400)
+    monkeypatch.setattr(index_module, "MAX_SMALL_SEGMENTS", 4)
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(400)]
+    index = BM25Index()
+    index.term_cache.min_postings = min_postings
+    docs = {pid: make_doc(rng, pid, words) for pid in range(1, 1500)}
+    index.build(docs.values())
+    prewarm(index)
+    assert_same_as_exhaustive(index, rng, words, 150)
+    next_id = 5000
+    for step in range(6):
+        batch = [make_doc(rng, next_id + j, words) for j in range(rng.randint(1, 60))]
+        next_id += len(batch)
+        # replaced papers: their old versions stay in older segments, masked dead
+        batch += [make_doc(rng, pid, words) for pid in rng.sample(sorted(docs), 30)]
+        removed = rng.sample(sorted(docs), 3) if step % 2 else []
+        index.apply(batch, remove=removed)
+        docs.update({d.paper_id: d for d in batch})
+        for pid in removed:
+            del docs[pid]
+        if step % 2:
+            prewarm(index)
+        assert len(index.snapshot.segments) >= 1
+        assert_same_as_exhaustive(index, rng, words, 60)
+    assert sum(spy) >= len(spy) // 10, "pruning should rank many segments, not hand all back"
+
+
+def test_masked_segments_and_many_segments_are_exercised(spy: list[bool]) -> None:
+    """The randomized test above runs on indexes with dead documents and several segments."""
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(300)]
+    index = BM25Index()
+    index.build(make_doc(rng, pid, words) for pid in range(1, 3000))
+    index.apply([make_doc(rng, pid, words) for pid in range(1, 200)])  # replacements
+    index.apply([make_doc(rng, pid, words) for pid in range(4000, 4100)])  # added later
+    segs = index.snapshot.segments
+    assert len(segs) == 3 and not segs[0].alive.all()
+    assert_same_as_exhaustive(index, rng, words, 300)
+    assert any(spy)
+
+
+def test_pruned_top_matches_rank_bm25_sorted() -> None:
+    """Against the reference directly: BM25Okapi's best k scores, and our ids hold them.
+
+    (Ids are compared up to float noise: words with a floored idf share one weight, so
+    papers that swap their counts tie mathematically, and BM25Okapi's float sums break such
+    ties differently; pruned vs exhaustive ids are compared exactly above.)"""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(200)]
+    corpus = {pid: zipf_doc(rng, words) for pid in range(1, 1200)}
+    index = BM25Index()
+    index.build(Doc(pid, toks) for pid, toks in corpus.items())
+    ids = np.array(sorted(corpus))
+    position = {int(pid): i for i, pid in enumerate(ids)}
+    ref = BM25Okapi([corpus[i] for i in ids])
+    for _ in range(60):
+        q = random_query(rng, words)
+        s = ref.get_scores(q)
+        best = np.sort(s[s > 0])[::-1]
+        for k in (1, 10, 50):
+            total, got, scores = index.top(q, k)
+            assert total == len(best)
+            np.testing.assert_allclose(scores, best[:k], rtol=1e-9)
+            np.testing.assert_allclose(
+                s[[position[i] for i in got.tolist()]], scores, rtol=1e-9
+            )
+            assert len(set(got.tolist())) == len(got)
+
+
+def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned() -> None:
+    """The case pruning exists for: candidates come from the rare word's postings only."""
+    docs = [Doc(i, ["common"] * (1 + i % 3) + (["rare"] if i % 100 == 0 else [])) for i in
+            range(1, 5001)]
+    docs += [Doc(i, ["other"]) for i in range(5001, 12001)]  # keeps "common" below half
+    index = BM25Index()
+    index.build(docs)
+    snap = index.snapshot
+    weights = index.query_weights(["common", "rare"])
+    seg, norm = snap.segments[0], snap.norms[0]
+    res = pruning.segment_top(
+        seg, norm, weights, snap.avgdl, index.term_cache, 10, lambda d: None, lambda: None, 0.0
+    )
+    assert res is not None
+    total, local, scores = res
+    assert total == 5000
+    assert set(seg.paper_ids[local].tolist()) <= {i for i in range(100, 5001, 100)}
+    index.prune = False
+    _, e_ids, e_scores = index.top(["common", "rare"], 10)
+    assert e_ids.tolist() == seg.paper_ids[local].tolist()
+    assert e_scores.tolist() == scores.tolist()
