@@ -2,27 +2,29 @@
 
 Each subcommand is a thin shell over plain functions; errors a user can fix are printed
 as one clear line (exit status 2 for bad input, 1 for an unusable environment).
+
+Start-up time matters for a command line tool: this module imports only the standard
+library at the top, and each command imports what it needs (SQLAlchemy, numpy, Slack, Alembic
+only when the database is behind) once the arguments are parsed, so `paperbot --help` and
+argument errors are instant and `paperbot search` loads no Slack or Alembic code.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import OperationalError
+from bot.search.limits import MAX_LIMIT
 
-from bot.config import Config, ConfigError
-from bot.logging_setup import setup_logging
-from bot.search.engine import MAX_LIMIT
-from bot.services import Services
-from storage.db import DatabaseError, explain
-from storage.models import Paper
+if TYPE_CHECKING:
+    from bot.services import Services
+    from storage.models import Paper
 
 log = logging.getLogger("paperbot")
 
@@ -81,6 +83,8 @@ def _no_results_message(services: Services, query: str, args: argparse.Namespace
 
 
 def cmd_search(services: Services, args: argparse.Namespace) -> int:
+    import json
+
     from bot.search.engine import QueryError
 
     query = " ".join(args.query)
@@ -250,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Imported after parsing: --help and usage errors need none of this (see module doc).
+    from sqlalchemy.exc import OperationalError
+
+    from bot.config import Config, ConfigError
+    from bot.logging_setup import setup_logging
+    from bot.services import Services
+    from storage.db import DatabaseError, explain
+
     services: Services | None = None
     try:
         config = Config.from_env()
