@@ -136,3 +136,28 @@ def test_only_the_embedded_default_is_seeded_unless_asked(tmp_path: Path) -> Non
     opted_in = Config.from_env({**home, "DATABASE_URL": "postgres://u@h/db", "PAPERBOT_SEED": "1"})
     assert opted_in.seed_sample_corpus and not opted_in.embedded_database
     assert not Config.from_env({**home, "PAPERBOT_SEED": "0"}).seed_sample_corpus
+
+
+def test_oauth_mode_needs_client_id_and_secret_and_no_bot_token() -> None:
+    oauth = {"SLACK_CLIENT_ID": "1111111111.2222222222", "SLACK_CLIENT_SECRET": "abc123secret"}
+    cfg = Config.from_env(oauth)
+    assert cfg.oauth and cfg.slack_client_id == "1111111111.2222222222"
+    assert "abc123secret" not in repr(cfg)
+    # A bot token wins: the single-workspace deployment keeps working as before.
+    assert not Config.from_env({**oauth, "SLACK_BOT_TOKEN": "xoxb-1-2-abc"}).oauth
+    assert not Config.from_env({}).oauth
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_SECRET is not") as err:
+        Config.from_env({"SLACK_CLIENT_ID": "1111111111.2222222222"})
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_ID is not") as err:
+        Config.from_env({"SLACK_CLIENT_SECRET": "abc123secret"})
+    assert "abc123secret" not in str(err.value)
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_ID must look like"):
+        Config.from_env({**oauth, "SLACK_CLIENT_ID": "my-app"})
+
+
+def test_redirect_uri_is_optional_and_checked() -> None:
+    assert Config.from_env({}).slack_redirect_uri is None
+    url = "https://papers.example.org/slack/oauth_redirect"
+    assert Config.from_env({"SLACK_REDIRECT_URI": url}).slack_redirect_uri == url
+    with pytest.raises(ConfigError, match="SLACK_REDIRECT_URI"):
+        Config.from_env({"SLACK_REDIRECT_URI": "papers.example.org/slack/oauth_redirect"})

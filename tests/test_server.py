@@ -314,6 +314,26 @@ def test_credentials_needed_per_transport() -> None:
                                        "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET}))
 
 
+def test_credentials_in_oauth_mode() -> None:
+    """Client id + secret and no bot token: OAuth over HTTP, which needs the signing secret
+    and cannot be Socket Mode; a bot token beside them keeps the one-workspace checks."""
+    from bot.config import Config, ConfigError
+    from bot.server import check_credentials
+
+    oauth = {"PAPERBOT_HOME": "/nonexistent", "SLACK_CLIENT_ID": "1111111111.2222222222",
+             "SLACK_CLIENT_SECRET": "client-secret-value"}
+    with pytest.raises(ConfigError, match="needs SLACK_SIGNING_SECRET") as err:
+        check_credentials(Config.from_env(oauth))
+    assert "SLACK_BOT_TOKEN" not in str(err.value)
+    check_credentials(Config.from_env({**oauth, "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET}))
+    with pytest.raises(ConfigError, match=r"SLACK_APP_TOKEN .* cannot go with OAuth") as err:
+        check_credentials(Config.from_env({**oauth, "SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET,
+                                           "SLACK_APP_TOKEN": "xapp-1-A-1-abc"}))
+    assert "client-secret-value" not in str(err.value) and "xapp-1-A-1-abc" not in str(err.value)
+    check_credentials(Config.from_env({**oauth, "SLACK_BOT_TOKEN": BOT_TOKEN,
+                                       "SLACK_APP_TOKEN": "xapp-1-A-1-abc"}))
+
+
 @sqlite_only
 def test_request_url_verification_challenge(paperbot: Running) -> None:
     """What Slack sends when the Request URL is saved in the app settings."""
