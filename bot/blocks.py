@@ -580,6 +580,8 @@ HELP_TEXT = (
     "• `/papers subscribe [topic] [at HH:MM]` – a daily digest of trending papers "
     "in this channel\n"
     "• `/papers unsubscribe` – stop this channel's digest\n"
+    "• `/papers subscribe me [at HH:MM]` – your own picks each day in a DM "
+    "(`/papers unsubscribe me` stops it)\n"
     "• `/papers subscriptions` – list this channel's digest settings\n"
     "• `/papers help` – this message"
 )
