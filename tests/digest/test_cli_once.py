@@ -97,3 +97,27 @@ def test_once_says_when_each_digest_is_due_and_now_posts_todays_once(
 def test_now_needs_once(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = digest(capsys, "--now")
     assert code == 2 and "--now" in err and "--once" in err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_once_lists_a_personal_digest_and_now_posts_it_in_the_dm(
+    services: Services,
+    poster: SlackPoster,
+    fake_slack: FakeSlack,
+    fake_hf: FakeHF,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake_slack.add_user("U0NY", tz="America/New_York")
+    with time_machine.travel(NOW):
+        subscribe(services, poster, "C0GENERAL", "subscribe me at 08:15", "U0NY")
+        fake_hf.set_day(NOW.date(), day_entries(3))
+        code, out, err = digest(capsys, "--once")
+        assert code == 0, err
+        assert (
+            "#DU0NY (personal digest of U0NY): next digest 2026-11-26 08:15 America/New_York"
+            in out
+        ), out
+        code, out, err = digest(capsys, "--once", "--now")
+        assert code == 0 and "completed 1 with 4 messages" in out, (out, err)
+    assert len(assert_exactly_once(fake_slack, "DU0NY")) == 3
+    assert fake_slack.posted("C0GENERAL") == []
