@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from slack_bolt import BoltContext, BoltResponse
@@ -128,12 +130,24 @@ class Installations(SQLAlchemyInstallationStore):
 
 
 class States(SQLAlchemyOAuthStateStore):
-    """slack_sdk's OAuth state store on our engine and migrated table (one use, 10 minutes)."""
+    """slack_sdk's OAuth state store on our engine and migrated table (one use, 10 minutes).
+
+    slack_sdk deletes a state only when it is used; each visit of the (public) install page
+    adds one, so expired ones are deleted whenever a new one is issued: the table holds at
+    most ten minutes of visits.
+    """
 
     def __init__(self, db: Database) -> None:
         super().__init__(expiration_seconds=STATE_SECONDS, engine=db.engine, logger=log)
         self.metadata = tables.oauth_states.metadata
         self.oauth_states = tables.oauth_states
+
+    def issue(self, *args: Any, **kwargs: Any) -> str:
+        now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as slack_sdk writes it
+        c = self.oauth_states.c
+        with self.engine.begin() as conn:
+            conn.execute(self.oauth_states.delete().where(c.expire_at <= now))
+        return super().issue(*args, **kwargs)
 
 
 def oauth_settings(config: Config, store: Installations, db: Database) -> OAuthSettings:
