@@ -191,3 +191,61 @@ def test_papers_without_a_url_link_to_a_search_for_their_title() -> None:
     line = title_link(p)
     assert line.startswith("*<https://huggingface.co/papers?q=MixCache%3A+Mixture-of-Cache+")
     assert line.endswith("|MixCache: Mixture-of-Cache &lt;&amp;&gt;>*")
+
+
+# --- feedback buttons (issue 10) ---------------------------------------------------------
+
+
+def test_paper_actions_within_limits_and_state_for_the_viewer_only() -> None:
+    from bot.blocks import feedback_notice, paper_actions, parse_view, single_paper, view_token
+
+    papers = [paper(id=i, title=f"Paper {i}") for i in range(1, 6)]
+    private = results_message(papers, Paging("diffusion caching", 0, 12, ("diffus",)),
+                              ephemeral=True, saved={2}, hidden={3})
+    shared = results_message(papers, Paging("q", 0, 5), ephemeral=False, saved={2}, hidden={3})
+    for msg in (private, shared):
+        assert validate_message(msg) == []
+        assert len(msg["blocks"]) <= 12  # heading, 5 × (paper, buttons), paging
+    labels = [b["elements"][0]["text"]["text"] for b in private["blocks"]
+              if b.get("block_id", "").startswith("paper_acts_")]
+    assert labels == ["Save", "Saved ✓", "Not for us ✓ · Undo", "Save", "Save"]
+    assert "✓" not in str(shared)  # a channel message never shows anyone's choices
+    acts = private["blocks"][2]
+    assert [e["action_id"] for e in acts["elements"]] == ["paper_save", "paper_similar",
+                                                          "paper_hide"]
+    assert [o["value"] for o in acts["elements"][2]["options"]] == ["hide:1", "unhide:1"]
+    assert parse_view(acts["block_id"]) == ("s", 0, "diffusion caching")
+    # A query too long for a block_id: no view (the click gets a private notice instead).
+    long = results_message(papers, Paging("x " * 200, 0, 5), ephemeral=True)
+    assert validate_message(long) == [] and parse_view(long["blocks"][2]["block_id"]) is None
+    assert parse_view("paper_acts_1|[\"zz\",0,\"\"]") is None
+    assert parse_view("paper_acts_1|not json") is None
+    assert parse_view("paper_acts_1|" + view_token("m", 5, 7)) == ("m", 5, 7)
+    assert single_paper(private) is None
+    notice = feedback_notice(papers[0], "*Saved ✓*", saved=True, hidden=False)
+    assert validate_message(notice) == [] and single_paper(notice) == 1
+    assert paper_actions(9, 1, hidden=True)["elements"][0]["value"] == "unhide:9"
+
+
+def test_validate_message_checks_overflows_and_action_ids_per_block() -> None:
+    over = {"type": "overflow", "action_id": "o", "options": [
+        {"text": {"type": "plain_text", "text": "only"}, "value": "v"}]}
+    problems = validate_message({"text": "t", "blocks": [{"type": "actions", "elements": [over]}]})
+    assert any("overflow with 1 options" in p for p in problems)
+    same = {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "a",
+            "value": "1"}
+    twice = [{"type": "actions", "block_id": "x", "elements": [same]},
+             {"type": "actions", "block_id": "y", "elements": [same]}]
+    assert validate_message({"text": "t", "blocks": twice}) == []  # Slack: unique per block
+    dup = [{"type": "actions", "block_id": "x", "elements": [same, same]}]
+    assert any("duplicate action_id" in p for p in validate_message({"text": "t", "blocks": dup}))
+
+
+def test_digest_reply_ends_with_the_papers_buttons_even_for_a_huge_abstract() -> None:
+    from bot.digest.blocks import reply_message
+
+    huge = paper(id=7, abstract="Zebra caching words here. " * 12_000)
+    msg = reply_message(3, huge)
+    assert validate_message(msg) == [] and len(msg["blocks"]) == 50
+    assert msg["blocks"][-1]["block_id"] == "paper_acts_3"
+    assert "continues" in msg["blocks"][-2]["text"]["text"]

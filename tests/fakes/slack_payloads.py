@@ -118,7 +118,7 @@ def find_button(
     blocks: list[dict[str, Any]], action_prefix: str, value: str | None = None
 ) -> tuple[dict, dict]:
     """(block, element) of the first button (or overflow menu) whose action_id starts with
-    `action_prefix` (and, for a button, whose value is `value`, when given)."""
+    `action_prefix` (and, when `value` is given, carrying that paper id)."""
     for block in blocks:
         candidates = block.get("elements", []) if block.get("type") == "actions" else [
             block.get("accessory") or {}
@@ -128,7 +128,9 @@ def find_button(
                 continue
             if not el.get("action_id", "").startswith(action_prefix):
                 continue
-            if value is not None and el.get("type") == "button" and el.get("value") != value:
+            if value is not None and el.get("type") == "button" and el.get("value") not in (
+                value, f"unhide:{value}",
+            ):
                 continue
             if value is not None and el.get("type") == "overflow" and not any(
                 o["value"].endswith(f":{value}") for o in el.get("options", [])

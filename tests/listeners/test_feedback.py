@@ -222,21 +222,20 @@ def test_not_for_us_hides_a_paper_from_recommendations_and_undo_brings_it_back(
         assert fb.hidden_ids(s, TEAM_ID, "U0ALICE") == {target}
     assert target not in paper_ids(command(paperbot, fake_slack, "recommend", "rec3"))
 
-    # On a search page the hidden paper stays, with its undo.
-    search = command(paperbot, fake_slack, "diffusion caching", "q2")
-    if target in paper_ids(search):
-        assert first_button(search, target) == "Not for us ✓ · Undo"
-    notice = click(paperbot, fake_slack, rec2["blocks"], "paper_save", "n0", value=paper_ids(
-        rec2)[0])
-    assert notice is not None
-    undo = click(paperbot, fake_slack, [{
-        "type": "actions", "block_id": "paper_acts_1",
-        "elements": [{"type": "button", "action_id": "paper_hide", "value": f"unhide:{target}",
-                      "text": {"type": "plain_text", "text": "Not for us ✓ · Undo"}}],
-    }], "paper_hide", "u1")
-    assert undo is not None and "Not saved" in " ".join(texts(undo))
+    # On a channel answer, Not for us is confirmed privately, with an Undo button.
+    channel_answer = mention(paperbot, fake_slack, "video generation")
+    other = paper_ids(channel_answer)[0]
+    notice = click(paperbot, fake_slack, channel_answer["blocks"], "paper_hide", "h2",
+                   value=other, option="hide:", message=channel_answer)
+    assert notice is not None and notice["replace_original"] is False
+    assert first_button(notice, other) == "Not for us ✓ · Undo"
     with paperbot.services.db.session() as s:
-        assert fb.hidden_ids(s, TEAM_ID, "U0ALICE") == set()
+        assert fb.hidden_ids(s, TEAM_ID, "U0ALICE") == {target, other}
+    undo = click(paperbot, fake_slack, notice["blocks"], "paper_hide", "u1", value=other)
+    assert undo is not None and undo["replace_original"] is True
+    assert first_button(undo, other) == "Save"
+    with paperbot.services.db.session() as s:
+        assert fb.hidden_ids(s, TEAM_ID, "U0ALICE") == {target}
 
 
 @sqlite_only
