@@ -17,11 +17,16 @@ unknown scale cannot swamp the prior; `prior` is log(1 + upvotes) / log(1 + the 
 most upvotes), so 400 upvotes beat 40 but not by ten times. With weight 0.75 the model
 decides, and among papers it likes about as much the more upvoted comes first (the pool's
 least liked paper scores at most 0.25, its best at least 0.75). Ties: more upvotes, then
-the older paper id (the trending order).
+the older paper id (the trending order). Measured (benchmarks/digest_learn_bench.py, sample
+corpus, 30 candidates of which 6 on a topic the channel saved): on-topic papers in the top 5
+go from ~1 (trending) to 3.95/4.15/4.80 with 3/10/30 saves at 0.75, against 4.05/4.40/4.70
+with the model alone (1.0) and 3.35/3.30/4.10 at 0.5; the prior lifts the top 5's upvotes
+by about a quarter over the model alone.
 
 A personal digest's pool is the day's candidates plus the model's own picks from papers
-of the last RECENT_DAYS days in the library (`recommend`), less what the DM was given
-and what the user hid; in trending mode it is the day's candidates only, as a channel's.
+of the last RECENT_DAYS days in the library (`recommend`; older ones when too few), less
+what the DM was given, what the user hid and what they already saved or reacted to; in
+trending mode (too few signals) it is the day's candidates only, as a channel's.
 """
 
 from __future__ import annotations
