@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation.rotator import TokenRotator
 from sqlalchemy import desc, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
 from bot.slack_api import make_client
@@ -39,6 +41,8 @@ from storage import installations as tables
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+# Database-outage replies on response_urls, off Bolt's ack threads (bounded: 2 at a time).
+_outage_replies = ThreadPoolExecutor(2, thread_name_prefix="paperbot-oauth-outage")
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -211,11 +215,14 @@ def installed_only(
     ) -> BoltResponse | None:
         if _needs_no_token(body) or (context.team_id is None and context.enterprise_id is None):
             return next()
-        bot = store.find_bot(
-            enterprise_id=context.enterprise_id,
-            team_id=context.team_id,
-            is_enterprise_install=context.is_enterprise_install,
-        )
+        try:
+            bot = store.find_bot(
+                enterprise_id=context.enterprise_id,
+                team_id=context.team_id,
+                is_enterprise_install=context.is_enterprise_install,
+            )
+        except SQLAlchemyError as exc:
+            return _database_down(exc, context)
         if bot is None:
             log.warning(
                 "no PaperBot installation for team %s (enterprise %s); request not answered",
@@ -225,6 +232,27 @@ def installed_only(
         return next()
 
     return middleware
+
+
+def _database_down(exc: SQLAlchemyError, context: BoltContext) -> BoltResponse:
+    """The tokens live in the database: with it down, a command or click still gets the
+    database message on its response_url (no token needed, sent off the ack path), and an
+    event gets a 503 so that Slack re-sends it later. One throttled log line, no traceback."""
+    from bot.listeners.failures import DATABASE_DOWN, database_trouble
+
+    database_trouble(exc, "looking up the workspace's installation")
+    respond = context.respond
+    if context.response_url and respond is not None:
+        _outage_replies.submit(_tell, respond, DATABASE_DOWN)
+        return BoltResponse(status=200, body="")
+    return BoltResponse(status=503, body="")
+
+
+def _tell(respond: Callable[..., Any], text: str) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:  # Slack unreachable too: nothing more to do
+        log.warning("could not send the database message (%s)", type(exc).__name__)
 
 
 def forget_uninstalled(

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, func, select
 
 from bot import oauth
 from storage import installations as tables
+from tests.conftest import POSTGRES_SKIP_REASON
 from tests.listeners.support import Running, make_services, start
 from tests.oauth.fake_oauth import CLIENT_ID, OAuthFakeSlack, token_of
 from tests.oauth.support import (
@@ -266,3 +267,45 @@ def test_an_expired_state_is_refused_and_forgotten(
         states = conn.execute(select(tables.oauth_states.c.state)).scalars().all()
     assert len(states) == 1 and old not in states
     assert not fake.calls_to("oauth.v2.access")
+
+
+@pytest.mark.skipif(bool(POSTGRES_SKIP_REASON), reason=POSTGRES_SKIP_REASON or "")
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_database_down_commands_get_the_message_and_events_are_left_for_a_retry(
+    db_url: str, tmp_path: Path, fake: OAuthFakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The workspace tokens live in the database: with PostgreSQL gone, a command still
+    gets the database message on its response_url, a mention gets a 503 so Slack re-sends
+    it, and the log gets one line, no traceback."""
+    from sqlalchemy.engine import make_url
+
+    from bot.listeners.failures import DATABASE_DOWN, throttled
+    from tests.fakes.tcp_proxy import TcpProxy
+    from tests.listeners.support import responses, texts
+
+    throttled._seen.clear()
+    url = make_url(db_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    running = start(oauth_services(through, tmp_path / "home", fake))
+    try:
+        install(running, fake, "T0LAB1")
+        proxy.close()
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        for i in range(3):
+            body = command_from("T0LAB1", "diffusion", response_url=fake.response_url(f"d{i}"))
+            r = running.sender.send(body, "application/x-www-form-urlencoded")
+            assert r.status_code == 200
+        assert send_json(running, mention_from("T0LAB1", "diffusion")).status_code == 503
+        fake.wait_for(lambda: all(responses(fake, f"d{i}") for i in range(3)), timeout=20)
+    finally:
+        running.stop()
+        proxy.close()
+    for i in range(3):
+        [answer] = responses(fake, f"d{i}")
+        assert DATABASE_DOWN in " ".join(texts(answer))
+    assert not fake.calls_to("chat.postMessage")
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert len(problems) == 1 and "database unreachable" in problems[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info]
