@@ -154,6 +154,16 @@ def personal_order(
     return Order(blend(model, upvotes), n)
 
 
+def trending(services: Services, sub: Subscription, cands: Sequence[Candidate]) -> Order:
+    """Today's behaviour: the candidates by upvotes (a personal digest still leaves out what
+    its user hid). Also the fallback when the model fails."""
+    if not sub.for_user:
+        return Order([c.paper_id for c in cands])
+    with services.db.session() as s:
+        hidden = feedback.hidden_ids(s, sub.team_id, sub.for_user)
+    return Order([c.paper_id for c in cands if c.paper_id not in hidden])
+
+
 def _signals(n: int) -> str:
     return "1 save or reaction" if n == 1 else f"{n} saves and reactions"
 

@@ -51,10 +51,18 @@ def plan(
 ) -> DigestRun | None:
     """Create the run for (sub, day) unless one exists; None when another worker won."""
     chosen = on_topic(services, sub.topic, cands)
-    if sub.for_user:
-        order = learn.personal_order(services, sub, chosen, settings.size)
-    else:
-        order = learn.channel_order(services, sub, chosen)
+    try:
+        if sub.for_user:
+            order = learn.personal_order(services, sub, chosen, settings.size)
+        else:
+            order = learn.channel_order(services, sub, chosen)
+    except Exception:  # the model's problem must not cost the channel its digest
+        log.exception(
+            "digest for %s on %s: the learned order failed; trending order today",
+            sub.channel_id,
+            day,
+        )
+        order = learn.trending(services, sub, chosen)
     try:
         with services.db.session() as s:
             repo.begin_write(s)
