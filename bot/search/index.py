@@ -227,12 +227,6 @@ class BM25Index:
             res = segment_top(
                 seg, norm, weights, snap.avgdl, self.term_cache, k, keep, keep_all, theta
             )
-            if res is None:
-                docs, sc = positive_scores(seg, norm, weights, snap.avgdl, self.term_cache)
-                mask = keep(docs)
-                if mask is not None:
-                    docs, sc = docs[mask], sc[mask]
-                res = (len(docs), *top_k(docs, sc, k))
             n, local, best = res
             total += n
             if not len(local):

@@ -36,9 +36,10 @@ from bot.search.termcache import TermCache
 # A document is dropped only if bound * (1 + MARGIN) < theta: float sums taken in another
 # order than the bound's may differ in the last bits.
 MARGIN = 1e-9
-# Give up pruning (score everything) when the essential candidates are this large a share of
-# the segment: pruning would then cost more than it saves.
-MAX_CANDIDATE_SHARE = 4
+# MaxScore's look-ups pay while the rarest term holds at most 1/SEED_SHARE of the segment
+# (and the essential terms four times that); otherwise the dense path runs.
+SEED_SHARE = 64
+DENSE_SAMPLE = 16_384  # documents sampled for the dense way's threshold
 
 Keep = Callable[[np.ndarray], "np.ndarray | None"]
 
@@ -91,7 +92,11 @@ def _union(parts: Sequence[np.ndarray], size: int) -> np.ndarray:
         return parts[0]
     n = sum(len(p) for p in parts)
     if n * 16 < size:
-        return np.unique(np.concatenate(parts))
+        docs = np.concatenate(parts)
+        docs.sort()
+        if len(docs) > 1:
+            docs = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
+        return docs
     mask = np.zeros(size, dtype=bool)
     for p in parts:
         mask[p] = True
@@ -108,26 +113,32 @@ def count_matches(
     """How many documents (passing `keep`) contain at least one of the terms."""
     if not terms:
         return 0
-    dense = [t for t in terms if t.dense]
-    sparse = [t.postings for t in terms if not t.dense]
-    if not dense and sum(len(p) for p in sparse) * 16 < seg.size:
-        docs = _union(sparse, seg.size)
+    if len(terms) == 1 and not terms[0].dense:
+        mask = keep(terms[0].postings)
+        return len(terms[0].postings) if mask is None else int(np.count_nonzero(mask))
+    long = [t for t in terms if t.dense or len(t.postings) * SEED_SHARE > seg.size]
+    short = [t.postings for t in terms if t not in long]
+    if not long and sum(len(p) for p in short) * 16 < seg.size:
+        docs = _union(short, seg.size)
         mask = keep(docs)
         return len(docs) if mask is None else int(np.count_nonzero(mask))
-    if dense:
-        first = dense[0]
-        present = cache.presence(seg, first.tid, first.values) if cache else first.values > 0
-        union = present.copy()
-        for t in dense[1:]:
-            union |= cache.presence(seg, t.tid, t.values) if cache else t.values > 0
-    else:
-        union = np.zeros(seg.size, dtype=bool)
-    for p in sparse:
+    union = np.zeros(seg.size, dtype=bool)
+    for t in long:  # bool masks, cached: an OR per term instead of a scatter of its postings
+        union |= _presence(seg, t, cache)
+    for p in short:
         union[p] = True
     allowed = keep_all()
     if allowed is not None:
         union &= allowed
     return int(np.count_nonzero(union))
+
+
+def _presence(seg: Segment, t: _Term, cache: TermCache | None) -> np.ndarray:
+    if cache is not None:
+        return cache.presence(seg, t.tid, t.postings)
+    mask = np.zeros(seg.size, dtype=bool)
+    mask[t.postings] = True
+    return mask
 
 
 def segment_top(
@@ -140,65 +151,128 @@ def segment_top(
     keep: Keep,
     keep_all: Callable[[], np.ndarray | None],
     theta: float,
-) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """(matches passing the filters, best k local docs, their scores), or None when pruning
-    would not pay (the caller then scores the segment exhaustively).
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """(matches passing the filters, best k local docs, their scores) of one segment.
 
     `weights` are all positive; `keep(docs)` says which local docs pass liveness and the
     filters (None: all), `keep_all()` the same over the whole segment; `theta` is a known
-    lower bound of the k-th best score overall (e.g. from segments already ranked), or 0."""
+    lower bound of the k-th best score overall (e.g. from segments already ranked), or 0.
+    Candidates come from the essential terms' postings when those are short (`_maxscore`),
+    else from the dense sum of all terms cut at a threshold (`_dense`); both exact."""
     terms = _terms(seg, norm, weights, avgdl, cache)
     if not terms:
         return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
     total = count_matches(seg, terms, keep, keep_all, cache)
     if total == 0:
         return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
-    limit = seg.size // MAX_CANDIDATE_SHARE
-    by_bound = sorted(terms, key=lambda t: -t.bound)
-    # Seed: documents of the highest-bound terms, until k of them pass the filters; their
-    # exact k-th best score is a first theta.
-    seeded: list[_Term] = []
-    cand = np.zeros(0, dtype=np.int64)
-    for t in by_bound:
-        if t.dense:
-            break
-        seeded.append(t)
-        cand = _filtered(_union([s.postings for s in seeded], seg.size), keep)
-        if len(cand) >= k or len(seeded) == len(terms) or len(cand) > limit:
-            break
-    if len(cand) > limit or not seeded:
-        return None
-    if len(seeded) == len(terms):  # every term's postings are in: nothing to prune
-        return (total, *top_k(cand, _exact(terms, cand), k))
-    if len(cand) >= k:
-        seed_scores = _exact(terms, cand)
-        theta = max(theta, float(np.partition(seed_scores, len(cand) - k)[len(cand) - k]))
-    # Non-essential: the lowest-bound terms whose bounds sum to below theta.
-    ascending = by_bound[::-1]
-    rest = 0.0
-    n_non = 0
-    for t in ascending:
-        if (rest + t.bound) * (1 + MARGIN) >= theta:
-            break
-        rest += t.bound
-        n_non += 1
-    essential = ascending[n_non:]
-    non_essential = ascending[:n_non]
+    return (total, *_maxscore(seg, terms, k, keep, keep_all, theta))
+
+
+def _maxscore(
+    seg: Segment,
+    terms: Sequence[_Term],
+    k: int,
+    keep: Keep,
+    keep_all: Callable[[], np.ndarray | None],
+    theta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MaxScore over the segment (see module doc)."""
+    small = seg.size // SEED_SHARE
+    shortest = min(terms, key=lambda t: len(t.postings))
+    if len(terms) == 1 and not shortest.dense and len(shortest.postings) <= small:
+        cand = _filtered(shortest.postings, keep)
+        return top_k(cand, _exact(terms, cand), k)
+    if shortest.dense or len(shortest.postings) > small:
+        return _dense(seg, terms, k, keep, keep_all, theta)
+    # Seed theta with the exact scores of the rarest term's documents (the k-th best of
+    # real documents is a lower bound of the true k-th best).
+    seed = _filtered(shortest.postings, keep)
+    if len(seed) >= k:
+        scores = _exact(terms, seed)
+        theta = max(theta, float(np.partition(scores, len(seed) - k)[len(seed) - k]))
+    # Non-essential terms: bounds summing below theta, chosen to leave the fewest postings
+    # to the essential ones (any such set is correct; long postings are what costs).
+    non_essential = _cheapest_cover(terms, theta) if theta > 0 else []
+    essential = [t for t in terms if t not in non_essential]
     if not essential:  # even a document with every term scores below theta
-        return total, np.zeros(0, dtype=np.int64), np.zeros(0)
-    if any(t.dense for t in essential):
-        return None
-    if {t.order for t in essential} != {t.order for t in seeded}:
-        cand = _filtered(_union([t.postings for t in essential], seg.size), keep)
-        if len(cand) > limit:
-            return None
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    if any(t.dense for t in essential) or sum(len(t.postings) for t in essential) > small * 4:
+        return _dense(seg, terms, k, keep, keep_all, theta)
+    # Candidates: the essential terms' documents; the others are looked up.
+    rest = sum(t.bound for t in non_essential)
+    cand = _filtered(_union([t.postings for t in essential], seg.size), keep)
     if non_essential and len(cand):
-        # Drop candidates whose essential part plus every non-essential bound is below theta.
         partial = np.zeros(len(cand))
         for t in essential:
             partial += t.at(cand)
-        cand = cand[(partial + rest) * (1 + MARGIN) >= theta]
-    return (total, *top_k(cand, _exact(terms, cand), k))
+        cand = cand[partial >= _cut(theta, rest)]
+    return top_k(cand, _exact(terms, cand), k)
+
+
+def _dense(
+    seg: Segment,
+    terms: Sequence[_Term],
+    k: int,
+    keep: Keep,
+    keep_all: Callable[[], np.ndarray | None],
+    theta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """When no cheap essential set exists: sum every term over the segment (the exhaustive
+    path's floats), then rank only documents at or above theta, raised to the k-th best of
+    a strided sample of live, filtered documents; saves the nonzero/gather/partition over
+    every match, which is most of an exhaustive query's time."""
+    acc = _exact_dense(seg, terms)
+    allowed = keep_all()
+    step = max(1, seg.size // DENSE_SAMPLE)
+    sample = acc[::step] if allowed is None else acc[::step][allowed[::step]]
+    if len(sample) >= k:
+        theta = max(theta, float(np.partition(sample, len(sample) - k)[len(sample) - k]))
+    cand = np.flatnonzero(acc >= _cut(theta, 0.0)) if theta > 0 else np.flatnonzero(acc > 0)
+    cand = _filtered(cand, keep)
+    return top_k(cand, acc[cand], k)
+
+
+def _cut(theta: float, rest: float) -> float:
+    """Smallest partial sum that, with `rest` added, may still reach theta (with margin)."""
+    return theta - rest - MARGIN * theta
+
+
+def _cheapest_cover(terms: Sequence[_Term], theta: float) -> list[_Term]:
+    """The terms to treat as non-essential: bounds summing to below theta (with the margin),
+    as many postings as possible. Exhaustive over subsets for short queries, greedy else."""
+    def fits(subset: Sequence[_Term]) -> bool:
+        return sum(t.bound for t in subset) * (1 + MARGIN) < theta
+
+    if len(terms) <= 10:
+        best: list[_Term] = []
+        best_len = -1
+        for mask in range(1, 1 << len(terms)):
+            subset = [t for i, t in enumerate(terms) if mask >> i & 1]
+            n = sum(len(t.postings) for t in subset)
+            if n > best_len and fits(subset):
+                best, best_len = subset, n
+        return best
+    chosen: list[_Term] = []
+    for t in sorted(terms, key=lambda t: -len(t.postings)):
+        if fits([*chosen, t]):
+            chosen.append(t)
+    return chosen
+
+
+def _exact_dense(seg: Segment, terms: Sequence[_Term]) -> np.ndarray:
+    """Scores of every document of the segment, in the exhaustive path's order."""
+    ordered = sorted(terms, key=lambda t: (not t.dense, t.order))
+    if ordered[0].dense:
+        acc = ordered[0].values.copy()
+        ordered = ordered[1:]
+    else:
+        acc = np.zeros(seg.size)
+    for t in ordered:
+        if t.dense:
+            acc += t.values
+        else:
+            acc[t.postings] += t.values
+    return acc
 
 
 def _filtered(docs: np.ndarray, keep: Keep) -> np.ndarray:

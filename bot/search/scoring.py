@@ -81,7 +81,7 @@ def accumulate(
     else:
         acc = np.zeros(seg.size)
     for docs, part in sparse:
-        np.add.at(acc, docs, part)  # a term's postings hold each document once
+        acc[docs] += part  # a term's postings hold each document once (so no np.add.at)
     return None, acc
 
 

@@ -76,22 +76,24 @@ class TermCache:
             self._bounds[key] = (seg.indices, avgdl, w, value)
         return value
 
-    def presence(self, seg: Segment, tid: int, dense: np.ndarray) -> np.ndarray:
-        """Bool mask of the documents holding a term, from its dense positive contributions."""
+    def presence(self, seg: Segment, tid: int, postings: np.ndarray) -> np.ndarray:
+        """Bool mask over the segment of the documents in a term's `postings` (for counting
+        a query's matches with ORs instead of scatters)."""
         key = (id(seg.indices), tid)
         with self._lock:
             entry = self._presence.get(key)
             if entry is not None and entry[0] is seg.indices:
                 self._presence.move_to_end(key)
                 return entry[1]
-        mask = dense > 0
+        mask = np.zeros(seg.size, dtype=bool)
+        mask[postings] = True
         with self._lock:
             old = self._presence.pop(key, None)
             if old is not None:
                 self._presence_bytes -= old[1].nbytes
             self._presence[key] = (seg.indices, mask)
             self._presence_bytes += mask.nbytes
-            while self._presence_bytes > self.max_bytes // 4 and self._presence:
+            while self._presence_bytes > self.max_bytes // 2 and self._presence:
                 _, (_, dropped) = self._presence.popitem(last=False)
                 self._presence_bytes -= dropped.nbytes
         return mask

@@ -68,24 +68,29 @@ def assert_same_as_exhaustive(
 
 
 @pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records whether each segment was ranked by pruning (True) or handed back (False)."""
-    calls: list[bool] = []
-    real = index_module.segment_top
+def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts segments ranked by MaxScore, and how many of them took the dense-sum way
+    (long essential postings) rather than candidates from short postings."""
+    counts = {"ranked": 0, "dense": 0}
+    real_rank, real_dense = pruning._maxscore, pruning._exact_dense
 
-    def recording(*args: object, **kwargs: object) -> object:
-        res = real(*args, **kwargs)  # type: ignore[arg-type]
-        calls.append(res is not None)
-        return res
+    def ranked(*args: object, **kwargs: object) -> object:
+        counts["ranked"] += 1
+        return real_rank(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(index_module, "segment_top", recording)
-    return calls
+    def dense(*args: object, **kwargs: object) -> object:
+        counts["dense"] += 1
+        return real_dense(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pruning, "_maxscore", ranked)
+    monkeypatch.setattr(pruning, "_exact_dense", dense)
+    return counts
 
 
 @pytest.mark.parametrize("min_postings", [1, 40, 1 << 40], ids=["all-cached", "some", "none"])
 @pytest.mark.parametrize("seed", range(3))
 def test_pruned_top_k_equals_exhaustive_through_changes(
-    seed: int, min_postings: int, spy: list[bool], monkeypatch: pytest.MonkeyPatch
+    seed: int, min_postings: int, spy: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index_module, "MERGE_MIN_DOCS", 400)
     monkeypatch.setattr(index_module, "MAX_SMALL_SEGMENTS", 4)
@@ -112,10 +117,10 @@ def test_pruned_top_k_equals_exhaustive_through_changes(
             prewarm(index)
         assert len(index.snapshot.segments) >= 1
         assert_same_as_exhaustive(index, rng, words, 60)
-    assert sum(spy) >= len(spy) // 10, "pruning should rank many segments, not hand all back"
+    assert 0 < spy["dense"] < spy["ranked"], "both ways of ranking a segment should run"
 
 
-def test_masked_segments_and_many_segments_are_exercised(spy: list[bool]) -> None:
+def test_masked_segments_and_many_segments_are_exercised(spy: dict[str, int]) -> None:
     """The randomized test above runs on indexes with dead documents and several segments."""
     rng = random.Random(7)
     words = [f"w{i}" for i in range(300)]
@@ -126,7 +131,7 @@ def test_masked_segments_and_many_segments_are_exercised(spy: list[bool]) -> Non
     segs = index.snapshot.segments
     assert len(segs) == 3 and not segs[0].alive.all()
     assert_same_as_exhaustive(index, rng, words, 300)
-    assert any(spy)
+    assert spy["ranked"] >= 300
 
 
 def test_pruned_top_matches_rank_bm25_sorted() -> None:
@@ -157,7 +162,7 @@ def test_pruned_top_matches_rank_bm25_sorted() -> None:
             assert len(set(got.tolist())) == len(got)
 
 
-def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned() -> None:
+def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned(spy: dict[str, int]) -> None:
     """The case pruning exists for: candidates come from the rare word's postings only."""
     docs = [Doc(i, ["common"] * (1 + i % 3) + (["rare"] if i % 100 == 0 else [])) for i in
             range(1, 5001)]
@@ -167,12 +172,10 @@ def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned() -> None:
     snap = index.snapshot
     weights = index.query_weights(["common", "rare"])
     seg, norm = snap.segments[0], snap.norms[0]
-    res = pruning.segment_top(
-        seg, norm, weights, snap.avgdl, index.term_cache, 10, lambda d: None, lambda: None, 0.0
-    )
-    assert res is not None
-    total, local, scores = res
-    assert total == 5000
+    terms = pruning._terms(seg, norm, weights, snap.avgdl, index.term_cache)
+    local, scores = pruning._maxscore(seg, terms, 10, lambda d: None, lambda: None, 0.0)
+    assert spy == {"ranked": 1, "dense": 0}  # no pass over the segment
+    assert index.top(["common", "rare"], 10)[0] == 5000
     assert set(seg.paper_ids[local].tolist()) <= {i for i in range(100, 5001, 100)}
     index.prune = False
     _, e_ids, e_scores = index.top(["common", "rare"], 10)
