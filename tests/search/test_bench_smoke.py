@@ -19,6 +19,8 @@ def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert ours["size"] == out["papers"]
     assert ours["max_rel_err_vs_rank_bm25_top10"] <= 1e-9
     assert 0 < ours["p50_ms"] <= ours["p95_ms"]
+    assert ours["pruned_vs_exhaustive_mismatches"] == 0  # pruning changes no page
+    assert 0 < ours["exhaustive_p50_ms"] <= ours["exhaustive_p95_ms"]
     # bm25s matches BM25Okapi only up to float32 rounding, and not at all when an idf is floored
     exact = out["bm25s"]["exactness"]
     assert exact["max_rel_err_plain_queries"] > 1e-9
