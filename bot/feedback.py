@@ -82,10 +82,11 @@ def react(services: Services, where: Where, ts: str, reaction: str, added: bool)
     if not value:
         return None
     name = _SKIN_TONE.sub("", reaction.lower())
-    with services.db.session() as s:
+    with services.db.session() as s:  # a read, then a write of its own (SQLite locks)
         paper_id = store.paper_for_message(s, where.team_id, where.channel_id, ts)
-        if paper_id is None:
-            return None
+    if paper_id is None:
+        return None
+    with services.db.session() as s:
         if added:
             store.add_reaction(s, where.team_id, where.user_id, where.channel_id, paper_id,
                                name, value, enterprise_id=where.enterprise_id)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.db import lock_writes
 from storage.models import Feedback, Paper, PaperMessage
 
 SAVE = "save"
@@ -30,6 +31,15 @@ HIDE_VALUE = -1
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _writing(session: Session) -> None:
+    """On SQLite, take the write lock before this transaction's first read: concurrent
+    clicks and reactions would otherwise meet as read-to-write upgrades, which SQLite fails
+    at once ("database is locked") instead of waiting. PostgreSQL needs nothing: the unique
+    key and ON CONFLICT settle races there."""
+    if session.get_bind().dialect.name == "sqlite":
+        lock_writes(session)
 
 
 def _insert_ignore(session: Session, model: type, values: dict[str, object],
@@ -89,6 +99,7 @@ def set_save(session: Session, team_id: str, user_id: str, channel_id: str, pape
              saved: bool, *, enterprise_id: str | None = None) -> bool:
     """Save (recorded where it was given) or un-save (wherever it was given); returns the
     new state. Repeating either is harmless."""
+    _writing(session)
     if saved:
         if not is_saved(session, team_id, user_id, paper_id):
             _add(session, team_id, user_id, channel_id, paper_id, SAVE, "", SAVE_VALUE,
@@ -105,6 +116,7 @@ def toggle_save(session: Session, team_id: str, user_id: str, channel_id: str, p
                 *, enterprise_id: str | None = None) -> bool | None:
     """The Save button: saves, or un-saves what was saved. The new state, or None when the
     paper is not in the library. (Slack retries of one click are dropped by the receipts.)"""
+    _writing(session)
     if not _paper_exists(session, paper_id):
         return None
     saved = is_saved(session, team_id, user_id, paper_id)
@@ -116,6 +128,7 @@ def set_hide(session: Session, team_id: str, user_id: str, channel_id: str, pape
              hidden: bool = True, *, enterprise_id: str | None = None) -> bool | None:
     """"Not for us" (hidden=True) or its undo; the new state, or None for a missing paper.
     Hiding also drops the user's save of it: a paper is never both."""
+    _writing(session)
     if not _paper_exists(session, paper_id):
         return None
     if hidden:
@@ -135,6 +148,7 @@ def add_reaction(session: Session, team_id: str, user_id: str, channel_id: str,
                  paper_id: int, reaction: str, value: int, *,
                  enterprise_id: str | None = None) -> bool:
     """A reaction counts once per user, message channel, paper and emoji; True when new."""
+    _writing(session)
     if not _paper_exists(session, paper_id):
         return False
     return _add(session, team_id, user_id, channel_id, paper_id, REACTION, reaction[:64],
@@ -144,6 +158,7 @@ def add_reaction(session: Session, team_id: str, user_id: str, channel_id: str,
 def remove_reaction(session: Session, team_id: str, user_id: str, channel_id: str,
                     paper_id: int, reaction: str) -> bool:
     """reaction_removed: the signal is taken back; True when there was one."""
+    _writing(session)
     result = session.execute(delete(Feedback).where(
         Feedback.team_id == team_id, Feedback.user_id == user_id,
         Feedback.channel_id == channel_id, Feedback.paper_id == paper_id,
@@ -158,6 +173,7 @@ def remove_reaction(session: Session, team_id: str, user_id: str, channel_id: st
 def remember_message(session: Session, team_id: str, channel_id: str, ts: str, paper_id: int,
                      kind: str) -> None:
     """Record that message `ts` in `channel_id` is about one paper (idempotent)."""
+    _writing(session)
     _insert_ignore(session, PaperMessage, {
         "team_id": team_id, "channel_id": channel_id, "ts": ts, "paper_id": paper_id,
         "kind": kind[:16], "created_at": _now(),

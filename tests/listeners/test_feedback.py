@@ -448,3 +448,51 @@ def test_new_commands_and_clicks_answer_a_database_outage(
         assert answer is not None and DATABASE_DOWN in " ".join(texts(answer)), answer
         assert answer.get("response_type", "ephemeral") == "ephemeral"
     assert_valid_messages(fake_slack)
+
+
+@sqlite_only
+def test_reactions_on_a_single_paper_answer_count_for_that_paper(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    from storage.papers import PaperRecord, upsert_papers
+
+    with paperbot.services.db.session() as s:
+        upsert_papers(s, [PaperRecord(title="Quokkanet: one of a kind",
+                                      abstract="Quokkanet ranks quokkas.", source="test")])
+    paperbot.services.search.refresh()
+    answer = mention(paperbot, fake_slack, "quokkanet")
+    [pid] = paper_ids(answer)
+    fake_slack.wait_for(lambda: _mapped(paperbot, answer["ts"]) == pid)
+    react(paperbot, "star", "C0GENERAL", answer["ts"])
+    wait_rows(paperbot, 1, signal="reaction", paper_id=pid)
+
+
+def test_a_burst_of_reactions_and_saves_is_recorded_in_full(
+    paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Concurrent writers (8 answer workers) never fail on SQLite's lock upgrade."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    answer = command(paperbot, fake_slack, "diffusion caching", "q")
+    ids = paper_ids(answer)
+    with paperbot.services.db.session() as s:
+        fb.remember_message(s, TEAM_ID, "C0GENERAL", "1.000009", ids[0], "digest")
+
+    def one(i: int) -> int:
+        if i % 2:
+            body, ctype, _ = reaction("fire", channel="C0GENERAL", ts="1.000009",
+                                      user=f"U{i:04d}")
+        else:
+            body, ctype = block_actions(answer["blocks"], "paper_save", value=str(ids[i % 5]),
+                                        user=f"U{i:04d}", response_url=fake_slack.response_url(
+                                            f"b{i}"))
+        return paperbot.sender.send(body, ctype).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(one, range(60))) == [200] * 60
+    wait_rows(paperbot, 30, signal="reaction")
+    wait_rows(paperbot, 30, signal="save")
+    wait_idle(paperbot)
+    ours = [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name.startswith(("bot", "storage"))]
+    assert not ours, ours
