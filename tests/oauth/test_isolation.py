@@ -23,10 +23,10 @@ from bot.oauth import Installations
 from storage.models import Subscription
 from tests.digest.conftest import day_entries
 from tests.fakes.hf_api import FakeHF
-from tests.fakes.slack_payloads import FORM, block_actions, find_button
+from tests.fakes.slack_payloads import FORM, JSON, block_actions, find_button
 from tests.listeners.support import Running, responses, start, texts
 from tests.oauth.fake_oauth import OAuthFakeSlack, token_of
-from tests.oauth.support import command_from, install, oauth_services
+from tests.oauth.support import command_from, install, mention_from, oauth_services, send_json
 
 FIRST, SECOND = "T0LAB1", "T0LAB2"
 
@@ -174,3 +174,20 @@ def test_a_workspace_without_installation_loses_its_digests_only(
         reasons = {x.channel_id: x.inactive_reason for x in s.query(Subscription).all()}
     assert reasons == {"C1FIRST": "app_uninstalled", "C3FIRST": "app_uninstalled",
                        "C2SECOND": None}
+
+
+def test_receipts_skip_replays_per_request_not_per_workspace(
+    two: Running, fake: OAuthFakeSlack
+) -> None:
+    """Receipts are keyed by Slack's event_id / trigger_id, unique across all workspaces: a
+    replay of the first workspace's event is skipped, the second workspace's events are
+    answered, each with its own token."""
+    first = mention_from(FIRST, "diffusion")
+    for retry in (None, 1):
+        two.sender.send(first, JSON, retry_num=retry)
+    send_json(two, mention_from(SECOND, "diffusion"))
+    fake.wait_for(lambda: fake.calls_with(FIRST, "chat.postMessage")
+                  and fake.calls_with(SECOND, "chat.postMessage"))
+    time.sleep(0.3)  # a wrongly answered replay would show by now
+    assert len(fake.calls_with(FIRST, "chat.postMessage")) == 1
+    assert len(fake.calls_with(SECOND, "chat.postMessage")) == 1
