@@ -9,6 +9,9 @@ traceback or its body in the log. `GET /health` answers `{"ok": true, "papers": 
 and where Slack shows it), warms the search index, starts the digest scheduler when
 configured, and stops gracefully on SIGTERM: in-flight requests and answers finish.
 `HttpServer` is the same server, startable and stoppable in-process (tests use port 0).
+In OAuth mode (bot/oauth.py) `GET /slack/install` and `GET /slack/oauth_redirect` go to
+Bolt's OAuth flow too: a browser calls them, so the state (cookie + database) protects them,
+not Slack's signature.
 """
 
 from __future__ import annotations
