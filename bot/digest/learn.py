@@ -12,9 +12,9 @@ The blend, per paper of the pool:
 
 `model` is the model's score min-max scaled over the pool (0 = the pool's worst, 1 = its
 best; a paper the model did not score counts as 0; all equal: 0 for all; papers already
-given or signalled are not in the pool), so its
-unknown scale cannot swamp the prior; `prior` is log(1 + upvotes) / log(1 + the pool's
-most upvotes), so 400 upvotes beat 40 but not by ten times. With weight 0.75 the model
+given or signalled are not in the pool), so its unknown scale cannot swamp the prior;
+`prior` is log(1 + upvotes) / log(1 + the pool's most upvotes), so 400 upvotes beat 40
+but not by ten times. With weight 0.75 the model
 decides, and among papers it likes about as much the more upvoted comes first (the pool's
 least liked paper scores at most 0.25, its best at least 0.75). Ties: more upvotes, then
 the older paper id (the trending order). Measured (benchmarks/digest_learn_bench.py, sample
@@ -26,7 +26,7 @@ by about a quarter over the model alone.
 A personal digest's pool is the day's candidates plus the model's own picks from papers
 of the last RECENT_DAYS days in the library (`recommend`; older ones when too few), less
 what the DM was given, what the user hid and what they already saved or reacted to; in
-trending mode (too few signals) it is the day's candidates only, as a channel's.
+trending mode (too few signals) it is the day's candidates only (less the same papers).
 """
 
 from __future__ import annotations
