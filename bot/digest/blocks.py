@@ -32,7 +32,7 @@ def parent_message(
     ranking: str | None = None,
 ) -> dict[str, Any]:
     """The day's message: a header with the date, then papers by upvotes (title, votes,
-    authors). {"text", "blocks"} for chat.postMessage. `ranking` (our own mrkdwn, e.g.
+    authors, Save). {"text", "blocks"} for chat.postMessage. `ranking` (our own mrkdwn, e.g.
     "Ranked for <#C1>, learned from 14 saves and reactions") goes under the header when
     the order was learned rather than by upvotes."""
     out: list[dict[str, Any]] = [
@@ -43,7 +43,10 @@ def parent_message(
     for rank, p in enumerate(papers, 1):
         authors = kit.safe_clip(kit.short_authors(p.authors or []), 500)
         line = f"{rank}. {kit.title_link(p)}  {_votes(p.upvotes)}"
-        out.append(kit.section("\n".join(x for x in (line, authors) if x)[: kit.MAX_SECTION_TEXT]))
+        text = "\n".join(x for x in (line, authors) if x)[: kit.MAX_SECTION_TEXT]
+        # Save on the day's list; its private confirmation carries the paper's other
+        # buttons, and every choice is also on the paper's reply in the thread.
+        out.append(kit.section(text, accessory=kit.button("Save", kit.SAVE_ACTION, str(p.id))))
     order = "upvotes as a prior" if ranking else "ranked by Hugging Face upvotes"
     out.append(kit.context(f"Abstracts are in the thread · {order}"))
     fallback = f"{header_text(day, topic, title)}: " + "; ".join(

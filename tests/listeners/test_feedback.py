@@ -388,6 +388,15 @@ def test_reactions_and_buttons_on_digest_replies(
     assert first_button(notice, paper_ids(replies[2])[0]) == "Saved ✓"
     with services.db.session() as s:
         assert fb.saved_ids(s, TEAM_ID, "U0ALICE") == paper_ids(replies[2])
+    # The day's message: a Save per row, confirmed privately with the paper's other buttons.
+    row_ids = [int(b["accessory"]["value"]) for b in parent["blocks"] if b.get("accessory")]
+    assert sorted(row_ids) == sorted(paper_ids(r)[0] for r in replies)
+    notice = click(digest_bot, fake_slack, parent["blocks"], "paper_save", "d2",
+                   value=row_ids[0], message=parent, user="U0BOB")
+    assert notice is not None and notice["replace_original"] is False
+    assert first_button(notice, row_ids[0]) == "Saved ✓"
+    with services.db.session() as s:
+        assert fb.saved_ids(s, TEAM_ID, "U0BOB") == [row_ids[0]]
 
 
 # --- privacy -----------------------------------------------------------------------------
