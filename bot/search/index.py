@@ -29,7 +29,7 @@ from datetime import date
 import numpy as np
 
 from bot.search import segments as _segments
-from bot.search.pruning import segment_top
+from bot.search.pruning import SEED_SHARE, segment_top
 from bot.search.scoring import accumulate, contribution, positive_scores, top_k
 from bot.search.segments import (
     NO_DATE,
@@ -48,6 +48,7 @@ from bot.search.termcache import TermCache
 MAX_SMALL_SEGMENTS = 8
 MERGE_FRACTION = 0.125  # small segments fold into the big one past this share of it
 MERGE_MIN_DOCS = 20_000
+PREWARM_TERMS = 32  # most frequent terms whose score columns are computed ahead of queries
 
 
 @dataclass
@@ -535,16 +536,25 @@ def _keepers(
     return keep, keep_all
 
 
-def prewarm(index: BM25Index, n_terms: int = 32) -> None:
-    """Fill the term cache for the most frequent terms (after a change, off the query path)."""
+def prewarm(index: BM25Index, n_terms: int = PREWARM_TERMS) -> None:
+    """Fill the term cache for the most frequent terms (after a change, off the query path):
+    their score columns, largest contributions and, for long postings, presence masks (what
+    pruning looks at), so the first queries with common words skip those passes."""
     snap = index.snapshot
     if not snap.n_docs or not len(snap.df):
         return
+    cache = index.term_cache
     top = np.argsort(snap.df)[::-1][:n_terms]
     for tid in top.tolist():
-        if snap.df[tid] < index.term_cache.min_postings:
+        if snap.df[tid] < cache.min_postings:
             break
         w = snap.idf(tid)
         if w:
             for seg, norm in zip(snap.segments, snap.norms, strict=True):
-                contribution(seg, norm, tid, w, snap.avgdl, index.term_cache)
+                _, part = contribution(seg, norm, tid, w, snap.avgdl, cache)
+                if part is None:
+                    continue
+                cache.bound(seg, tid, snap.avgdl, w, part)
+                postings = seg.postings(tid)[0]
+                if w > 0 and len(postings) * SEED_SHARE > seg.size:
+                    cache.presence(seg, tid, postings)

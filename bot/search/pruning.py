@@ -162,10 +162,16 @@ def segment_top(
     terms = _terms(seg, norm, weights, avgdl, cache)
     if not terms:
         return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
-    total = count_matches(seg, terms, keep, keep_all, cache)
-    if total == 0:
-        return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
-    return (total, *_maxscore(seg, terms, k, keep, keep_all, theta))
+    local, scores, acc = _maxscore(seg, terms, k, keep, keep_all, theta)
+    if acc is None:
+        total = count_matches(seg, terms, keep, keep_all, cache)
+    else:  # the dense way has every score at hand: count the positive ones
+        positive = acc > 0
+        allowed = keep_all()
+        if allowed is not None:
+            positive &= allowed
+        total = int(np.count_nonzero(positive))
+    return total, local, scores
 
 
 def _maxscore(
@@ -175,13 +181,29 @@ def _maxscore(
     keep: Keep,
     keep_all: Callable[[], np.ndarray | None],
     theta: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """MaxScore over the segment (see module doc)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """MaxScore over the segment (see module doc): best k local docs, their scores, and
+    the dense scores of every document when the dense way computed them."""
     small = seg.size // SEED_SHARE
     shortest = min(terms, key=lambda t: len(t.postings))
-    if len(terms) == 1 and not shortest.dense and len(shortest.postings) <= small:
-        cand = _filtered(shortest.postings, keep)
-        return top_k(cand, _exact(terms, cand), k)
+    if len(terms) == 1 and not shortest.dense:  # rank the postings' own scores
+        values = shortest.values
+        step = max(1, len(values) // DENSE_SAMPLE)
+        pick = np.arange(len(values))
+        if len(values) > small:
+            sample = values[::step]
+            sampled_ok = keep(shortest.postings[::step])  # only documents that may be shown
+            if sampled_ok is not None:
+                sample = sample[sampled_ok]
+            if len(sample) >= k:
+                theta = max(theta, float(np.partition(sample, len(sample) - k)[len(sample) - k]))
+            if theta > 0:
+                pick = np.flatnonzero(values >= _cut(theta, 0.0))
+        cand = shortest.postings[pick]
+        mask = keep(cand)
+        if mask is not None:
+            cand, pick = cand[mask], pick[mask]
+        return (*top_k(cand, values[pick], k), None)
     if shortest.dense or len(shortest.postings) > small:
         return _dense(seg, terms, k, keep, keep_all, theta)
     # Seed theta with the exact scores of the rarest term's documents (the k-th best of
@@ -195,7 +217,7 @@ def _maxscore(
     non_essential = _cheapest_cover(terms, theta) if theta > 0 else []
     essential = [t for t in terms if t not in non_essential]
     if not essential:  # even a document with every term scores below theta
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0), None
     if any(t.dense for t in essential) or sum(len(t.postings) for t in essential) > small * 4:
         return _dense(seg, terms, k, keep, keep_all, theta)
     # Candidates: the essential terms' documents; the others are looked up.
@@ -206,7 +228,7 @@ def _maxscore(
         for t in essential:
             partial += t.at(cand)
         cand = cand[partial >= _cut(theta, rest)]
-    return top_k(cand, _exact(terms, cand), k)
+    return (*top_k(cand, _exact(terms, cand), k), None)
 
 
 def _dense(
@@ -216,12 +238,12 @@ def _dense(
     keep: Keep,
     keep_all: Callable[[], np.ndarray | None],
     theta: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """When no cheap essential set exists: sum every term over the segment (the exhaustive
     path's floats), then rank only documents at or above theta, raised to the k-th best of
     a strided sample of live, filtered documents; saves the nonzero/gather/partition over
     every match, which is most of an exhaustive query's time."""
-    acc = _exact_dense(seg, terms)
+    acc = terms[0].values if len(terms) == 1 else _exact_dense(seg, terms)  # (read only)
     allowed = keep_all()
     step = max(1, seg.size // DENSE_SAMPLE)
     sample = acc[::step] if allowed is None else acc[::step][allowed[::step]]
@@ -229,7 +251,7 @@ def _dense(
         theta = max(theta, float(np.partition(sample, len(sample) - k)[len(sample) - k]))
     cand = np.flatnonzero(acc >= _cut(theta, 0.0)) if theta > 0 else np.flatnonzero(acc > 0)
     cand = _filtered(cand, keep)
-    return top_k(cand, acc[cand], k)
+    return (*top_k(cand, acc[cand], k), acc)
 
 
 def _cut(theta: float, rest: float) -> float:

@@ -173,7 +173,8 @@ def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned(spy: dict[str,
     weights = index.query_weights(["common", "rare"])
     seg, norm = snap.segments[0], snap.norms[0]
     terms = pruning._terms(seg, norm, weights, snap.avgdl, index.term_cache)
-    local, scores = pruning._maxscore(seg, terms, 10, lambda d: None, lambda: None, 0.0)
+    local, scores, dense = pruning._maxscore(seg, terms, 10, lambda d: None, lambda: None, 0.0)
+    assert dense is None
     assert spy == {"ranked": 1, "dense": 0}  # no pass over the segment
     assert index.top(["common", "rare"], 10)[0] == 5000
     assert set(seg.paper_ids[local].tolist()) <= {i for i in range(100, 5001, 100)}
