@@ -238,14 +238,13 @@ def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: 
         mlt: list[tuple[float, float]] = []
         mlt_lucene: list[tuple[float, float]] = []
         mlt_title: list[tuple[float, float]] = []
-        done_ks = []
+        hides: dict[str, list[tuple[float, float]]] = {"excluded": [], "hidden": []}
         for t in chosen:
             members = [ids_by_title[x] for x in t["titles"]]
             rng = random.Random(f"{seed}:{t['name']}")
             for k in KS:
                 if len(members) - k < MIN_LEFT:
                     continue
-                done_ks.append(k)
                 for _ in range(trials):
                     saved = rng.sample(members, k)
                     rel = set(members) - set(saved)
@@ -254,6 +253,8 @@ def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: 
                         cells[name].setdefault(k, []).append(
                             (precision_at(r, rel), ndcg_at(r, rel))
                         )
+                    if k == 3:
+                        hide_misses(svc, saved, rel, hides)
             for clicked in members:
                 rel = set(members) - {clicked}
                 r = [p.paper_id for p in more_like_this(svc, clicked, limit=10)]
@@ -264,6 +265,9 @@ def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: 
                 mlt_title.append((precision_at(r, rel), ndcg_at(r, rel)))
         res[split] = {
             "topics": [t["name"] for t in chosen],
+            "hide_other_topic": hide_other_topic(
+                svc, chosen, ids_by_title, max(1, trials // 2), seed
+            ),
             "methods": {
                 m: {
                     str(k): {
@@ -274,6 +278,15 @@ def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: 
                     for k, v in sorted(by_k.items())
                 }
                 for m, by_k in cells.items()
+            },
+            "hides": {
+                name: {
+                    "p5": statistics.fmean(a for a, _ in got),
+                    "ndcg10": statistics.fmean(b for _, b in got),
+                    "n": len(got),
+                }
+                for name, got in hides.items()
+                if got
             },
             "more_like_this": {
                 name: {
@@ -291,6 +304,68 @@ def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: 
     return res
 
 
+def hide_misses(svc, saved: list[int], rel: set[int], out: dict[str, list]) -> None:  # type: ignore[no-untyped-def]
+    """The user hides the off-topic papers of their first five and asks again. Both answers
+    leave the hidden papers out; only "hidden" also learns from them (−1 signals), so the
+    difference is what negatives add."""
+    signals = [Signal(p, 1.0) for p in saved]
+    first = [p.paper_id for p in recommend(svc, signals, limit=5, recent_days=None)]
+    misses = [p for p in first if p not in rel]
+    if not misses:
+        return
+    for name, sigs in (
+        ("excluded", signals),
+        ("hidden", signals + [Signal(m, -1.0) for m in misses]),
+    ):
+        got = recommend(svc, sigs, limit=10, recent_days=None, exclude=misses)
+        r = [p.paper_id for p in got]
+        out[name].append((precision_at(r, rel), ndcg_at(r, rel)))
+    for gamma in (0.25, 0.75):  # rejected: harder pushes
+        vecs = model.paper_vectors(svc, [*saved, *misses])
+        q = model.rocchio(
+            [(1.0, vecs[p][1]) for p in saved], [(1.0, vecs[p][1]) for p in misses], gamma=gamma
+        )
+        r = _ranked(svc.search.index, model.to_query(svc.search.index, q), {*saved, *misses})
+        out.setdefault(f"hidden, gamma {gamma}", []).append((precision_at(r, rel), ndcg_at(r, rel)))
+
+
+def hide_other_topic(
+    svc, topics: list[dict], ids_by_title: dict[str, int], trials: int, seed: int
+) -> dict:  # type: ignore[no-untyped-def]
+    """Save 3 papers of topic A, hide 2 of topic B (each ordered pair of the split's topics):
+    A's P@5 and how many of B's other papers still reach the top 10, by Rocchio's gamma
+    (0 = hides only left out; NEGATIVE_WEIGHT is the API's)."""
+    index = svc.search.index
+    gammas = sorted({0.0, model.NEGATIVE_WEIGHT, 0.25, 0.75})
+    got: dict[float, list[tuple[float, int]]] = {g: [] for g in gammas}
+    for a in topics:
+        for b in topics:
+            if a is b:
+                continue
+            mem_a = [ids_by_title[x] for x in a["titles"]]
+            mem_b = [ids_by_title[x] for x in b["titles"] if ids_by_title[x] not in set(mem_a)]
+            rng = random.Random(f"{seed}:{a['name']}:{b['name']}")
+            for _ in range(trials):
+                saved, hidden = rng.sample(mem_a, 3), rng.sample(mem_b, 2)
+                rel, other = set(mem_a) - set(saved), set(mem_b) - set(hidden)
+                vecs = model.paper_vectors(svc, [*saved, *hidden])
+                pos = [(1.0, vecs[p][1]) for p in saved]
+                neg = [(1.0, vecs[p][1]) for p in hidden]
+                for g in gammas:
+                    q = model.to_query(index, model.rocchio(pos, neg if g else [], gamma=g))
+                    r = _ranked(index, q, {*saved, *hidden})
+                    got[g].append((precision_at(r, rel), sum(p in other for p in r)))
+    return {
+        str(g): {
+            "p5": statistics.fmean(a for a, _ in v),
+            "other_topic_in_top10": statistics.fmean(b for _, b in v),
+            "n": len(v),
+        }
+        for g, v in got.items()
+        if v
+    }
+
+
 def print_quality(res: dict) -> None:
     for split, r in res.items():
         label = "dev topics (tuned on)" if split == "dev" else "held-out test topics"
@@ -303,6 +378,16 @@ def print_quality(res: dict) -> None:
                 c = by_k.get(str(k))
                 cells.append(f"{c['p5']:.2f} | {c['ndcg10']:.2f}" if c else "– | –")
             print(f"| {m} | " + " | ".join(cells) + " |")
+        for name, c in r.get("hides", {}).items():
+            print(
+                f"k=3, off-topic picks of the first 5 {name} (n={c['n']}): "
+                f"P@5 {c['p5']:.2f}, nDCG@10 {c['ndcg10']:.2f}"
+            )
+        for g, c in r["hide_other_topic"].items():
+            print(
+                f"save 3 of A, hide 2 of B, gamma {g} (n={c['n']}): A's P@5 {c['p5']:.2f}, "
+                f"B's other papers in the top 10: {c['other_topic_in_top10']:.2f}"
+            )
         for name, c in r["more_like_this"].items():
             print(
                 f"{name} (each topic paper clicked, n={c['n']}): "

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 MIN_SIGNALS = 3  # positive papers a channel needs before its model ranks its digest
 PROFILE_TERMS = 60  # strongest positive terms kept in a profile
 NEGATIVE_TERMS = 30  # strongest negative terms kept
-NEGATIVE_WEIGHT = 0.75  # Rocchio's gamma: how hard hidden papers push their words down
+NEGATIVE_WEIGHT = 0.1  # Rocchio's gamma: how hard hidden papers push their words down
 MLT_TERMS = 60  # terms of a more-like-this query
 WHY_WORDS = 3  # words named in a why-line
 WHY_TITLE_CHARS = 70
