@@ -259,20 +259,26 @@ def best_ids(
     exclude: Collection[int],
     recent_from: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The n best positive-scoring ids (score desc, id asc), outside `exclude`, within the
-    recent window (published on/after `recent_from` or undated) when it holds n, else all."""
+    """The n best positive-scoring ids (score desc, id asc) outside `exclude`, recent first:
+    papers published on/after `recent_from` or undated, then, when those are fewer than n,
+    the best of the rest. Pages cut from this order never repeat or skip a paper."""
     keep = sc.scores > 0
     if exclude:
         keep &= ~np.isin(sc.ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
-    if recent_from is not None:
-        recent = keep & ((sc.published == 0) | (sc.published >= recent_from))
-        if np.count_nonzero(recent) >= n:
-            keep = recent
-    ids, scores = sc.ids[keep], sc.scores[keep]
+    if recent_from is None:
+        return _top(sc.ids[keep], sc.scores[keep], n)
+    recent = (sc.published == 0) | (sc.published >= recent_from)
+    ids, scores = _top(sc.ids[keep & recent], sc.scores[keep & recent], n)
+    if len(ids) < n:
+        more_ids, more = _top(sc.ids[keep & ~recent], sc.scores[keep & ~recent], n - len(ids))
+        ids, scores = np.concatenate([ids, more_ids]), np.concatenate([scores, more])
+    return ids, scores
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if n < len(scores):
         part = np.argpartition(-scores, n - 1)[:n]
-        cut = scores[part].min()
-        sel = np.flatnonzero(scores >= cut)
+        sel = np.flatnonzero(scores >= scores[part].min())  # every tie at the cut
         ids, scores = ids[sel], scores[sel]
     order = np.lexsort((ids, -scores))[:n]
     return ids[order], scores[order]
@@ -395,12 +401,13 @@ def recommend(
 ) -> list[Pick]:
     """Top papers for these signals, skipping `exclude` and the signal papers themselves.
 
-    Candidates published within `recent_days` (or undated) first, the whole library when
-    that leaves fewer than offset + limit. `words` keeps only papers matching them (BM25)
-    and adds their BM25 score (scaled) to the model's. Cold start: with no positive signal,
-    papers on `fallback_topic` (BM25); with fewer than MIN_SIGNALS positive papers, the
-    topic's BM25 is blended into the profile's scores. Trending papers (most upvoted,
-    newest) fill what is left, except when `words` narrow the answer.
+    Candidates published within `recent_days` (or undated) come first, then, when they
+    are fewer than offset + limit, the best of the rest of the library. `words` keeps
+    only papers matching them (BM25) and adds their BM25 score (scaled) to the model's.
+    Cold start: with no positive signal, papers on `fallback_topic` (BM25); with fewer
+    than MIN_SIGNALS positive papers, the topic's BM25 is blended into the profile's
+    scores. Trending papers (most upvoted, newest) fill what is left, except when
+    `words` narrow the answer.
     """
     n = offset + limit
     if limit <= 0:

@@ -180,8 +180,10 @@ def test_recent_first_then_the_whole_library(db_url: str, tmp_path: Path) -> Non
         a, b, c, d, e, f = ids[:6]
         recent = recommend(svc, saves([a]), limit=2, recent_days=30)
         assert {p.paper_id for p in recent} == {b, c}
-        widened = recommend(svc, saves([a]), limit=4, recent_days=30)
-        assert {p.paper_id for p in widened} == {b, c, d, e}
+        widened = [p.paper_id for p in recommend(svc, saves([a]), limit=4, recent_days=30)]
+        assert set(widened[:2]) == {b, c} and set(widened[2:]) == {d, e}  # recent first
+        pages = recommend(svc, saves([a]), limit=2, offset=2, recent_days=30)
+        assert [p.paper_id for p in recent + pages] == widened  # pages neither repeat nor skip
         # trending: most upvoted within the window first, then the whole library
         trend = recommend(svc, [], limit=3, recent_days=30)
         assert [p.paper_id for p in trend] == [a, f, b]
