@@ -4,7 +4,8 @@ Scores equal rank_bm25's BM25Okapi over the live documents (see `snapshot`). Doc
 in immutable *segments* (see `segments`); a query touches only the postings of its terms and
 scores them with numpy (see `scoring`); the filters (date range, source) and liveness are
 checked only on the candidate documents, and the top k come from argpartition, not a full
-sort.
+sort. `top` prunes (see `pruning`: MaxScore over per-term bounds, exact): documents that
+cannot reach the k-th best score are not ranked, or with a rare word not even scored.
 
 Incremental. `apply` turns a batch of new or changed papers into a new small segment; older
 versions of those papers are masked dead in their segments and their terms' df decremented
