@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -185,3 +186,40 @@ def test_search_leaves_no_background_threads_running(
     assert "cach" in capsys.readouterr().out.lower()
     alive = [t.name for t in threading.enumerate() if t.name.startswith("search-")]
     assert alive == []
+
+
+IMPORTS_AFTER = """
+import sys
+from bot.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = {"sqlalchemy", "numpy", "scipy", "alembic", "slack_sdk", "slack_bolt"}
+print("LOADED=" + ",".join(sorted({m.split(".")[0] for m in sys.modules} & heavy)), file=sys.stderr)
+"""
+
+
+def loaded_modules(env: dict[str, str], *args: str) -> set[str]:
+    """Which heavy packages a `paperbot` command imported (run in a fresh interpreter)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    line = [x for x in proc.stderr.splitlines() if x.startswith("LOADED=")][-1]
+    return set(filter(None, line.removeprefix("LOADED=").split(",")))
+
+
+def test_help_and_a_search_on_a_saved_index_import_only_what_they_need(
+    paperbot_env: dict[str, str],
+) -> None:
+    """Start-up time is imports: --help loads no database or numeric code, and a search
+    that finds a current schema and a saved index loads no Alembic, scipy or Slack code."""
+    assert loaded_modules(paperbot_env, "--help") == set()
+    assert loaded_modules(paperbot_env, "search", "--limit", "0", "x") == set()  # usage error
+    first = run(paperbot_env, "search", "diffusion caching")  # seeds, builds, saves the index
+    assert first.returncode == 0, first.stderr
+    assert loaded_modules(paperbot_env, "search", "diffusion", "caching") == {
+        "sqlalchemy",
+        "numpy",
+    }
