@@ -40,6 +40,7 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 GONE = "That paper is no longer in the library."
+UNAVAILABLE = "PaperBot could not make this list just now; please try again in a minute."
 MAX_PAPER_ID = 2**63 - 1
 
 
@@ -346,6 +347,9 @@ def answer_list_command(services: Services, respond: Respond, where: Where,
     except SQLAlchemyError as exc:
         database_trouble(exc, "answering a list command")
         reply = database_down_message()
+    except Exception:  # a recommender bug: the user still gets an answer, the log the trace
+        log.exception("list command failed")
+        reply = error_message(UNAVAILABLE)
     return respond_safely(respond, response_type="ephemeral", **reply)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -261,7 +262,21 @@ class SlackSender:
     secret: str = TEST_SIGNING_SECRET
 
     def __post_init__(self) -> None:
-        self.http = httpx.Client(timeout=10)
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    @property
+    def http(self) -> httpx.Client:
+        """One client per thread: bursts sent from a thread pool share no connection pool
+        (a shared one failed under a 1 µs switch interval with 'Bad file descriptor')."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(timeout=10)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
 
     def send(
         self,
@@ -287,4 +302,7 @@ class SlackSender:
         return self.http.post(self.url, content=body, headers=headers)
 
     def close(self) -> None:
-        self.http.close()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
