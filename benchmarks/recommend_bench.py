@@ -42,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +50,10 @@ from benchmarks.report import stamp, write_json
 from benchmarks.search_bench import parse_size
 from bot.recommend import model
 from bot.recommend.model import Signal, more_like_this, recommend
+
+if TYPE_CHECKING:
+    from bot.search.index import BM25Index
+    from bot.services import Services
 
 DATA = Path(__file__).resolve().parent / "recommend_data" / "topics.json"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -64,7 +69,7 @@ def load_topics(path: Path = DATA) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["topics"]
 
 
-def make_services(home: Path):  # type: ignore[no-untyped-def]
+def make_services(home: Path) -> Services:
     """A PaperBot with the bundled sample corpus in a fresh SQLite file."""
     from bot.config import Config
     from bot.services import Services
@@ -75,7 +80,7 @@ def make_services(home: Path):  # type: ignore[no-untyped-def]
     return svc
 
 
-def title_ids(svc) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def title_ids(svc: Services) -> dict[str, int]:
     from sqlalchemy import select
 
     from storage.models import Paper
@@ -100,12 +105,12 @@ def ndcg_at(ranked: Sequence[int], relevant: set[int], n: int = 10) -> float:
 # ----- methods ------------------------------------------------------------------------------
 
 
-def _ranked(index, query: dict[str, float], skip: set[int], n: int = 10) -> list[int]:  # type: ignore[no-untyped-def]
+def _ranked(index: BM25Index, query: dict[str, float], skip: set[int], n: int = 10) -> list[int]:
     ids, _ = model.best_ids(model.score_terms(index, query), n, skip, None)
     return ids.tolist()
 
 
-def methods(svc, all_ids: list[int], seed: int) -> dict[str, Ranker]:  # type: ignore[no-untyped-def]
+def methods(svc: Services, all_ids: list[int], seed: int) -> dict[str, Ranker]:
     index = svc.search.index
     vecs = model.paper_vectors(svc, all_ids)
     raw: dict[int, dict[str, float]] = {}
@@ -178,7 +183,7 @@ def methods(svc, all_ids: list[int], seed: int) -> dict[str, Ranker]:  # type: i
     return out
 
 
-def logreg_ranker(index, raw: dict[int, dict[str, float]]) -> Ranker | None:  # type: ignore[no-untyped-def]
+def logreg_ranker(index: BM25Index, raw: dict[int, dict[str, float]]) -> Ranker | None:
     """arxiv-sanity-lite's recipe (saved = 1, every other paper = 0) with a linear model on
     the BM25 features, its weights scored through the index."""
     try:
@@ -207,7 +212,7 @@ def logreg_ranker(index, raw: dict[int, dict[str, float]]) -> Ranker | None:  # 
     return run
 
 
-def lucene_mlt(svc, pid: int) -> list[int]:  # type: ignore[no-untyped-def]
+def lucene_mlt(svc: Services, pid: int) -> list[int]:
     """Lucene MoreLikeThis as it ships: 25 best terms (tf-idf), boost / best, × idf by BM25."""
     index = svc.search.index
     vec = model.term_vector(index, _tokens(svc, pid), unit=False)
@@ -217,7 +222,7 @@ def lucene_mlt(svc, pid: int) -> list[int]:  # type: ignore[no-untyped-def]
     return _ranked(index, q, {pid})
 
 
-def _tokens(svc, pid: int) -> list[str]:  # type: ignore[no-untyped-def]
+def _tokens(svc: Services, pid: int) -> list[str]:
     (title, abstract) = model._texts(svc, [pid])[pid]
     return model.paper_tokens(title, abstract, svc.search.tokenizer)
 
@@ -225,7 +230,7 @@ def _tokens(svc, pid: int) -> list[str]:  # type: ignore[no-untyped-def]
 # ----- quality ------------------------------------------------------------------------------
 
 
-def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: ignore[no-untyped-def]
+def evaluate(svc: Services, topics: list[dict], trials: int, seed: int) -> dict:
     ids_by_title = title_ids(svc)
     all_ids = sorted(ids_by_title.values())
     ranks = methods(svc, all_ids, seed)
@@ -304,7 +309,7 @@ def evaluate(svc, topics: list[dict], trials: int, seed: int) -> dict:  # type: 
     return res
 
 
-def hide_misses(svc, saved: list[int], rel: set[int], out: dict[str, list]) -> None:  # type: ignore[no-untyped-def]
+def hide_misses(svc: Services, saved: list[int], rel: set[int], out: dict[str, list]) -> None:
     """The user hides the off-topic papers of their first five and asks again. Both answers
     leave the hidden papers out; only "hidden" also learns from them (−1 signals), so the
     difference is what negatives add."""
@@ -331,7 +336,7 @@ def hide_misses(svc, saved: list[int], rel: set[int], out: dict[str, list]) -> N
 
 def hide_other_topic(
     svc, topics: list[dict], ids_by_title: dict[str, int], trials: int, seed: int
-) -> dict:  # type: ignore[no-untyped-def]
+) -> dict:
     """Save 3 papers of topic A, hide 2 of topic B (each ordered pair of the split's topics):
     A's P@5 and how many of B's other papers still reach the top 10, by Rocchio's gamma
     (0 = hides only left out; NEGATIVE_WEIGHT is the API's)."""

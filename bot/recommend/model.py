@@ -32,10 +32,10 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from sqlalchemy import select
@@ -44,6 +44,7 @@ from bot.search.documents import paper_tokens
 from bot.search.engine import SearchEngine
 from bot.search.index import BM25Index
 from bot.search.snapshot import K1, B
+from bot.search.tokenizer import Tokenizer
 from storage.models import Paper
 from storage.papers import get_papers
 
@@ -184,11 +185,12 @@ def to_query(index: BM25Index, term_weights: dict[str, float]) -> dict[str, floa
     return {t: w for t, w in term_weights.items() if w and _idf(index, t) > 0}
 
 
+_T = TypeVar("_T")
 _caches: weakref.WeakKeyDictionary[SearchEngine, OrderedDict] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def _cached(engine: SearchEngine, key: tuple, make):  # type: ignore[no-untyped-def]
+def _cached(engine: SearchEngine, key: tuple, make: Callable[[], _T]) -> _T:
     """Per-engine LRU: the snapshot is part of every key, so a changed library rebuilds."""
     with _cache_lock:
         cache = _caches.setdefault(engine, OrderedDict())
@@ -284,7 +286,9 @@ def _top(ids: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.nd
     return ids[order], scores[order]
 
 
-def _surface_words(title: str, abstract: str, tokenizer, terms: Sequence[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _surface_words(
+    title: str, abstract: str, tokenizer: Tokenizer, terms: Sequence[str]
+) -> list[str]:
     """How the paper itself spells each index term (stems read badly): first occurrence."""
     text = f"{title}\n{abstract}"
     seen: dict[str, str] = {}
