@@ -9,6 +9,8 @@ than theta cannot enter the top k. Those terms are *non-essential*: candidates c
 postings of the other (essential, usually rare and short) terms only, and the non-essential
 contributions are looked up at the candidates (a slice of a cached dense column, or a binary
 search in a sorted postings list) instead of being accumulated over the whole segment.
+When no term is rare, the segment's scores are summed densely as before, and only documents
+at or above a threshold (the k-th best of a strided sample) are gathered and ranked.
 
 Exactness. Bounds are maxima of the very float contributions that are summed, compared with
 a relative margin, and a document is dropped only when its bound is *strictly* below theta
@@ -33,8 +35,8 @@ from bot.search.scoring import contribution, top_k
 from bot.search.segments import Segment
 from bot.search.termcache import TermCache
 
-# A document is dropped only if bound * (1 + MARGIN) < theta: float sums taken in another
-# order than the bound's may differ in the last bits.
+# A document is dropped only if its bound is below theta by more than MARGIN * theta: float
+# sums taken in another order than the bound's may differ in the last bits.
 MARGIN = 1e-9
 # MaxScore's look-ups pay while the rarest term holds at most 1/SEED_SHARE of the segment
 # (and the essential terms four times that); otherwise the dense path runs.
