@@ -108,12 +108,12 @@ class Stages:
         answer, find, search = commands.answer_command, services.find, services.search.search
         stages = self
 
-        def timed_answer(services_: Any, query: str, respond: Any) -> None:
+        def timed_answer(services_: Any, query: str, respond: Any, *rest: Any) -> Any:
             name = str(getattr(respond, "response_url", "") or "").rsplit("/", 1)[-1]
             rec = {"answer_start": time.perf_counter()}
             stages._local.rec = rec
             try:
-                answer(services_, query, respond)
+                return answer(services_, query, respond, *rest)
             finally:
                 rec["answer_end"] = time.perf_counter()
                 stages._local.rec = None

@@ -119,7 +119,7 @@ def test_plain_postgresql_url_works_and_a_new_database_is_announced_redacted(
 
     assert main(["search", "diffusion", "caching"]) == 0
     out = capsys.readouterr()
-    assert "No papers match" in out.out  # a configured database is not seeded...
+    assert "The library is empty" in out.out  # a configured database is not seeded...
     assert "EMPTY database at postgresql+psycopg://postgres:***@" in out.err  # ...but announced
     assert "hunter2pw" not in out.err
 
