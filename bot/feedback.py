@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from storage import feedback as store
+from storage.digest import get_subscription
 from storage.models import Paper
 from storage.papers import get_paper, get_papers
 
@@ -132,19 +133,22 @@ def saved_page(services: Services, team_id: str, user_id: str, *, offset: int,
 
 
 def recommend_page(services: Services, team_id: str, user_id: str, words: str, *,
-                   offset: int, limit: int) -> PaperList:
+                   offset: int, limit: int, channel_id: str | None = None) -> PaperList:
     """`/papers recommend [words]`: from this user's own signals (every channel), leaving
-    out what they saved or hid; words narrow it to a topic."""
+    out what they saved or hid; words narrow it to a topic. Until the user has given enough
+    signals, the topic of the channel's digest (asked from there) stands in for them."""
     from bot.recommend import Signal, recommend
 
     with services.db.session() as s:
         mine = store.signals(s, team_id, user_id=user_id)
         saved = store.saved_ids(s, team_id, user_id)
         exclude = set(saved) | store.hidden_ids(s, team_id, user_id)
+        sub = get_subscription(s, team_id, channel_id) if channel_id else None
+        topic = sub.topic if sub is not None and sub.active and sub.topic else None
     picks = recommend(
         services, [Signal(pid, value) for pid, value in mine], limit=limit + 1, offset=offset,
         exclude=exclude, recent_days=services.config.recommend_days, words=words or None,
-        fallback_topic=None,
+        fallback_topic=topic,
     )
     shown = picks[:limit]
     papers = _load(services, [p.paper_id for p in shown])

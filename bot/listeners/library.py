@@ -103,7 +103,7 @@ def recommend_message(services: Services, where: Where, words: str, offset: int)
     """`/papers recommend [words]`, private: picks from this user's own signals."""
     limit = services.config.results_per_page
     page = feedback.recommend_page(services, where.team_id, where.user_id, words,
-                                   offset=offset, limit=limit)
+                                   offset=offset, limit=limit, channel_id=where.channel_id)
     about = f" about “{safe_clip(words, 200)}”" if words else ""
     if not page.papers:
         text = (f"No more recommendations{about}." if offset else

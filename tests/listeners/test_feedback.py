@@ -250,6 +250,28 @@ def test_recommend_words_narrow_it_and_list_paging_moves_on(
     assert paper_ids(nxt) and not set(paper_ids(nxt)) & set(ids)
 
 
+def test_recommend_without_signals_starts_from_the_channels_digest_topic(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """Cold start: a user who has saved nothing gets the channel's subscription topic,
+    and the same command in a channel with no digest gets trending papers instead."""
+    with paperbot.services.db.session() as s:
+        from storage import digest as subs
+
+        subs.subscribe(s, team_id=TEAM_ID, channel_id="C0SPEC", topic="speculative decoding",
+                       post_time="09:00", tz="UTC", created_by="U0ALICE",
+                       now=datetime.now(UTC))
+    on_topic = command(paperbot, fake_slack, "recommend", "cs1", channel="C0SPEC")
+    shown = " ".join(texts(on_topic))
+    assert len(paper_ids(on_topic)) == 5
+    assert "this channel's topic" in shown
+    elsewhere = command(paperbot, fake_slack, "recommend", "cs2", channel="C0GENERAL")
+    assert "this channel's topic" not in " ".join(texts(elsewhere))
+    best = paperbot.services.search.search("speculative decoding", limit=5)
+    assert set(paper_ids(on_topic)) == {h.paper_id for h in best.hits}  # the topic's top 5
+    assert set(paper_ids(elsewhere)) != set(paper_ids(on_topic))
+
+
 # --- More like this ----------------------------------------------------------------------
 
 
