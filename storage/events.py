@@ -25,6 +25,7 @@ from enum import Enum
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.db import Database
 from storage.models import SlackReceipt
@@ -122,7 +123,7 @@ def _insert_claim(db: Database, values: dict[str, object]) -> bool:
         stmt = (
             dialect_insert(table)
             .values(**values)
-            .on_conflict_do_nothing(index_elements=["kind", "slack_id"])
+            .on_conflict_do_nothing(index_elements=["team_id", "kind", "slack_id"])
             .returning(table.c.slack_id)
         )
         with db.engine.begin() as conn:
@@ -151,6 +152,7 @@ def claim(
     kind: str,
     slack_id: str,
     *,
+    team_id: str = "",
     owner: str | None = None,
     now: datetime | None = None,
     grace: timedelta = CLAIM_GRACE,
@@ -164,14 +166,15 @@ def claim(
     now = now or datetime.now(UTC)
     owner = owner or process_owner()
     won = _insert_claim(db, {
-        "kind": kind, "slack_id": slack_id, "state": CLAIMED, "owner": owner[:160],
+        "team_id": team_id, "kind": kind, "slack_id": slack_id, "state": CLAIMED,
+        "owner": owner[:160],
         "attempts": 1, "claimed_at": now, "answered_at": None,
     })
     if won:
         _maybe_prune(db, now)
         return Claim.NEW
     table = SlackReceipt.__table__
-    key = and_(table.c.kind == kind, table.c.slack_id == slack_id)
+    key = _key(team_id, kind, slack_id)
     with db.engine.begin() as conn:
         row = conn.execute(
             select(table.c.state, table.c.owner, table.c.attempts, table.c.claimed_at).where(key)
@@ -196,24 +199,29 @@ def claim(
     return Claim.TAKEN_OVER
 
 
-def mark_answered(db: Database, kind: str, slack_id: str, *, now: datetime | None = None) -> None:
+def _key(team_id: str, kind: str, slack_id: str) -> ColumnElement[bool]:
+    table = SlackReceipt.__table__
+    return and_(table.c.team_id == team_id, table.c.kind == kind, table.c.slack_id == slack_id)
+
+
+def mark_answered(
+    db: Database, kind: str, slack_id: str, *, team_id: str = "", now: datetime | None = None
+) -> None:
     """The answer is out: every later copy of this request is skipped."""
     table = SlackReceipt.__table__
     with db.engine.begin() as conn:
         conn.execute(
             update(table)
-            .where(table.c.kind == kind, table.c.slack_id == slack_id)
+            .where(_key(team_id, kind, slack_id))
             .values(state=ANSWERED, answered_at=now or datetime.now(UTC))
         )
 
 
-def receipt_state(db: Database, kind: str, slack_id: str) -> str | None:
+def receipt_state(db: Database, kind: str, slack_id: str, *, team_id: str = "") -> str | None:
     """"claimed", "answered" or None (never seen or pruned)."""
     table = SlackReceipt.__table__
     with db.engine.connect() as conn:
-        return conn.execute(
-            select(table.c.state).where(table.c.kind == kind, table.c.slack_id == slack_id)
-        ).scalar()
+        return conn.execute(select(table.c.state).where(_key(team_id, kind, slack_id))).scalar()
 
 
 def claim_event(db: Database, event_id: str, *, now: datetime | None = None) -> bool:

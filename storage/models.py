@@ -75,10 +75,12 @@ class SlackReceipt(Base):
     """One row per Slack request we answer once: an event (event_id), a slash command or a
     button click (trigger_id). "claimed" when a process takes it, "answered" once the answer
     is out, so a retry of a claim whose answer was lost (crash, Slack refused it) is answered
-    and a retry of an answered one is skipped (storage/events.py)."""
+    and a retry of an answered one is skipped (storage/events.py). Keyed by workspace like
+    every other Slack-side table ("" for receipts carried over from before 0005)."""
 
     __tablename__ = "slack_receipts"
 
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # event|command|action
     slack_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     state: Mapped[str] = mapped_column(String(16))  # claimed -> answered

@@ -27,8 +27,8 @@ class Receipt:
     """One claimed request; settle it once with answered() or unanswered()."""
 
     def __init__(self, db: Database | None, kind: str, slack_id: str,
-                 release: Callable[[], None] = lambda: None) -> None:
-        self.db, self.kind, self.slack_id = db, kind, slack_id
+                 release: Callable[[], None] = lambda: None, team_id: str = "") -> None:
+        self.db, self.kind, self.slack_id, self.team_id = db, kind, slack_id, team_id
         self._release = release
         self._settled = False
         self._lock = threading.Lock()
@@ -46,7 +46,7 @@ class Receipt:
         if not self._settle() or self.db is None:
             return
         try:
-            mark_answered(self.db, self.kind, self.slack_id)
+            mark_answered(self.db, self.kind, self.slack_id, team_id=self.team_id)
         except SQLAlchemyError as exc:
             database_trouble(exc, "recording an answer")
 
@@ -76,14 +76,16 @@ def settle(receipt: Receipt, fn: Callable[..., Any], /, *args: Any, **kwargs: An
     return result
 
 
-def receipt_id(body: dict) -> tuple[str, str] | None:
-    """(kind, Slack id) naming one invocation: Slack gives each a unique id."""
+def receipt_id(body: dict) -> tuple[str, str, str] | None:
+    """(workspace, kind, Slack id) naming one invocation: Slack gives each a unique id, and
+    receipts are kept per workspace like everything else a workspace sends us."""
+    team = str(body.get("team_id") or (body.get("team") or {}).get("id") or "")[:32]
     if body.get("type") == "event_callback" and body.get("event_id"):
-        return "event", str(body["event_id"])
+        return team, "event", str(body["event_id"])
     if body.get("command") and body.get("trigger_id"):
-        return "command", str(body["trigger_id"])
+        return team, "command", str(body["trigger_id"])
     if body.get("type") == "block_actions" and body.get("trigger_id"):
-        return "action", str(body["trigger_id"])
+        return team, "action", str(body["trigger_id"])
     return None
 
 
@@ -133,13 +135,14 @@ class AnswerOnce:
             context["receipt"] = NoReceipt()
             next()
             return None
-        kind, slack_id = ident
+        team_id, kind, slack_id = ident
         retry = (request.headers.get("x-slack-retry-num") or [None])[0]
-        key = f"{kind}:{slack_id}"
+        key = f"{team_id}:{kind}:{slack_id}"
         self._enter(key)
         try:
             verdict = claim(
-                self.db, kind, slack_id, owner=self.owner, abandoned=self._abandoned(key)
+                self.db, kind, slack_id, team_id=team_id, owner=self.owner,
+                abandoned=self._abandoned(key),
             )
         except SQLAlchemyError as exc:
             self._leave(key)
@@ -157,6 +160,8 @@ class AnswerOnce:
             self._leave(key)
             log.info("%s %s %s; skipping (retry %s)", kind, slack_id, verdict.value, retry)
             return BoltResponse(status=200, body="")
-        context["receipt"] = Receipt(self.db, kind, slack_id, lambda: self._leave(key))
+        context["receipt"] = Receipt(
+            self.db, kind, slack_id, lambda: self._leave(key), team_id=team_id
+        )
         next()
         return None

@@ -21,7 +21,7 @@ from storage.events import (
     prune_receipts,
     receipt_state,
 )
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import TEAM_ID, FakeSlack
 from tests.fakes.slack_payloads import app_mention
 from tests.listeners.support import assert_valid_messages, make_services, start
 
@@ -105,6 +105,10 @@ def test_claim_states_and_take_over(db: Database) -> None:
     assert claim(db, "event", "Ev1", owner="h:4:d", now=later + CLAIM_GRACE * 2,
                  abandoned=lambda owner: True) is Claim.ANSWERED
     assert claim(db, "command", "Ev1", owner="h:1:a") is Claim.NEW  # kinds are apart
+    # ...and so are workspaces: a receipt of one never answers for another
+    assert claim(db, "event", "Ev1", team_id="T0OTHER", owner="h:1:a") is Claim.NEW
+    assert receipt_state(db, "event", "Ev1", team_id="T0OTHER") == "claimed"
+    assert receipt_state(db, "event", "Ev1") == "answered"
 
 
 def test_event_whose_answer_failed_is_answered_by_slacks_retry(
@@ -122,7 +126,8 @@ def test_event_whose_answer_failed_is_answered_by_slacks_retry(
             fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))  # told it failed
             running.app.paperbot_background.shutdown(wait=True)
             assert not _replies(fake, ts)
-            assert receipt_state(running.services.db, "event", "EvLOST01") == "claimed"
+            state = receipt_state(running.services.db, "event", "EvLOST01", team_id=TEAM_ID)
+            assert state == "claimed"
         finally:
             running.stop()
         again = start(make_services(db_url, tmp_path / "home", fake))  # restarted, too
@@ -131,7 +136,8 @@ def test_event_whose_answer_failed_is_answered_by_slacks_retry(
             fake.wait_for(lambda: _replies(fake, ts))
             assert again.sender.send(body, ctype, retry_num=2).status_code == 200
             again.app.paperbot_background.shutdown(wait=True)
-            assert receipt_state(again.services.db, "event", "EvLOST01") == "answered"
+            state = receipt_state(again.services.db, "event", "EvLOST01", team_id=TEAM_ID)
+            assert state == "answered"
         finally:
             again.stop()
         assert len(_replies(fake, ts)) == 1
@@ -171,9 +177,11 @@ def test_stale_or_orphaned_claims_are_answered_fresh_ones_are_not(
         running = start(make_services(db_url, tmp_path / "home", fake))
         db = running.services.db
         old = datetime.now(UTC) - CLAIM_GRACE - timedelta(seconds=5)
-        assert claim(db, "event", "EvSTALE1", owner="elsewhere:7:x", now=old) is Claim.NEW
-        assert claim(db, "event", "EvDEAD01", owner=f"{host}:{dead.pid}:x") is Claim.NEW
-        assert claim(db, "event", "EvBUSY01", owner="elsewhere:7:x") is Claim.NEW
+        for event_id, owner, at in (("EvSTALE1", "elsewhere:7:x", old),
+                                    ("EvDEAD01", f"{host}:{dead.pid}:x", None),
+                                    ("EvBUSY01", "elsewhere:7:x", None)):
+            assert claim(db, "event", event_id, team_id=TEAM_ID, owner=owner, now=at) \
+                is Claim.NEW
         try:
             sent = {}
             for event_id in ("EvSTALE1", "EvDEAD01", "EvBUSY01"):

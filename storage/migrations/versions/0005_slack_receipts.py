@@ -2,8 +2,8 @@
 
 Replaces slack_event_receipts (event_id only, written before answering): a receipt is now
 "claimed" when a process takes the request and "answered" once the answer is out, keyed by
-(kind, Slack id) so a replayed command (same trigger_id) is answered once too. Existing
-event receipts are carried over as answered.
+(workspace, kind, Slack id) so a replayed command (same trigger_id) is answered once too.
+Existing event receipts are carried over as answered, with an empty workspace.
 
 Revision ID: 0005_slack_receipts
 Revises: 0004_single_head
@@ -21,6 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "slack_receipts",
+        sa.Column("team_id", sa.String(32), primary_key=True),
         sa.Column("kind", sa.String(16), primary_key=True),
         sa.Column("slack_id", sa.String(128), primary_key=True),
         sa.Column("state", sa.String(16), nullable=False),
@@ -31,9 +32,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_slack_receipts_claimed_at", "slack_receipts", ["claimed_at"])
     op.execute(
-        "INSERT INTO slack_receipts (kind, slack_id, state, owner, attempts, claimed_at, "
-        "answered_at) SELECT 'event', event_id, 'answered', 'migrated', 1, received_at, "
-        "received_at FROM slack_event_receipts"
+        "INSERT INTO slack_receipts (team_id, kind, slack_id, state, owner, attempts, "
+        "claimed_at, answered_at) SELECT '', 'event', event_id, 'answered', 'migrated', 1, "
+        "received_at, received_at FROM slack_event_receipts"
     )
     op.drop_table("slack_event_receipts")
 
