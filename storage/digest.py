@@ -392,3 +392,19 @@ def release_run(session: Session, run_id: int, owner: str, error: str | None) ->
         .execution_options(synchronize_session=False)
     )
 
+
+
+def channel_subscriptions(
+    session: Session, team_id: str, channel_ids: Iterable[str]
+) -> list[Subscription]:
+    """The active channel digests of `channel_ids` in one workspace (App Home lists the
+    ones of the channels a user is in; personal digests are not channel digests)."""
+    ids = sorted(set(channel_ids))
+    if not ids:
+        return []
+    return list(session.scalars(
+        select(Subscription).where(
+            Subscription.team_id == team_id, Subscription.channel_id.in_(ids),
+            Subscription.active.is_(True), Subscription.for_user.is_(None),
+        ).order_by(Subscription.channel_id)
+    ))
