@@ -141,6 +141,54 @@ class PaperMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# --- Team library (issue 11): every paper shared as a link or saved, per workspace ---
+
+
+class LibraryItem(Base):
+    """A paper in one workspace's library: who brought it in, where, when and how (a link
+    shared, or a save). One row per (workspace, paper); un-saving never removes it: the
+    library is the team's record of what was discussed, not anyone's bookmarks."""
+
+    __tablename__ = "library_entries"
+    __table_args__ = (
+        UniqueConstraint("team_id", "paper_id", name="uq_library_entry"),
+        Index("ix_library_entries_team_first", "team_id", "first_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    how: Mapped[str] = mapped_column(String(8))  # link | save: how it first joined
+    first_user_id: Mapped[str] = mapped_column(String(32))
+    first_channel_id: Mapped[str] = mapped_column(String(32))
+    first_ts: Mapped[str | None] = mapped_column(String(32))
+    first_permalink: Mapped[str | None] = mapped_column(Text)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaperShare(Base):
+    """One message that shared a paper's link: the first one is what a later share's card
+    points back to. The unique key makes a retried link_shared event harmless."""
+
+    __tablename__ = "paper_shares"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts", "paper_id", name="uq_paper_share"),
+        Index("ix_paper_shares_team_paper", "team_id", "paper_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # --- Digest (issue 4): models below this line belong to the daily digest ---
 
 
