@@ -70,6 +70,8 @@ class FakeSlack:
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, list[dict[str, Any]]] = {}  # views.publish, per user
+        self.member_of: dict[str, list[str]] = {}  # users.conversations: user -> channels
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
         self._delays_after: dict[str, float] = {}
@@ -414,3 +416,36 @@ class FakeSlack:
         if not self.socket_mode_url:
             return {"ok": False, "error": "socket_mode_not_enabled"}
         return {"ok": True, "url": self.socket_mode_url}
+
+    # --- App Home (added for tests/home) ------------------------------------------------
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The last view published to `user_id`'s Home tab."""
+        with self._lock:
+            views = self.home_views.get(user_id) or []
+            return views[-1] if views else None
+
+    def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("user_id") or "")
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        self.home_views.setdefault(user, []).append(view)
+        return {"ok": True, "view": {"id": f"V{len(self.home_views[user]):08d}", **view}}
+
+    def _m_users_conversations(self, p: dict[str, Any]) -> dict[str, Any]:
+        """The channels set in `member_of[user]` (unknown users: none), one page of
+        `limit` at a time with Slack's cursor."""
+        ids = self.member_of.get(str(p.get("user") or ""), [])
+        start = int(p.get("cursor") or 0)
+        limit = int(p.get("limit") or 100)
+        page = ids[start:start + limit]
+        nxt = str(start + limit) if start + limit < len(ids) else ""
+        chans = [{"id": c, "name": self.channels[c].name if c in self.channels else c.lower()}
+                 for c in page]
+        return {"ok": True, "channels": chans, "response_metadata": {"next_cursor": nxt}}

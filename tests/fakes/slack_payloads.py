@@ -306,3 +306,79 @@ class SlackSender:
             clients, self._clients = self._clients, []
         for client in clients:
             client.close()
+
+
+# --- App Home (added for tests/home) ---------------------------------------------------
+
+
+def app_home_opened(
+    *,
+    user: str = "U0ALICE",
+    tab: str = "home",
+    team_id: str = TEAM_ID,
+    event_id: str | None = None,
+    view: dict[str, Any] | None = None,
+) -> tuple[bytes, str, dict[str, Any]]:
+    """An Events API `app_home_opened` (body, type, body): the user opened a tab of the
+    app ("home", "messages" or "about"); `view` is the Home view published before, if any."""
+    event_ts = slack_ts()
+    event: dict[str, Any] = {
+        "type": "app_home_opened", "user": user, "channel": "D" + user, "tab": tab,
+        "event_ts": event_ts,
+    }
+    if view is not None:
+        event["view"] = view
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "context_enterprise_id": None,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{_next():010d}",
+        "event_time": int(float(event_ts)),
+        "authorizations": [{
+            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
+            "is_bot": True, "is_enterprise_install": False,
+        }],
+        "is_ext_shared_channel": False,
+    }
+    return json.dumps(body).encode(), JSON, body
+
+
+def view_block_actions(
+    view: dict[str, Any],
+    action_prefix: str,
+    *,
+    user: str = "U0ALICE",
+    value: str | None = None,
+    option: str | None = None,
+    team_id: str = TEAM_ID,
+    view_id: str = "V0HOME0001",
+) -> tuple[bytes, str]:
+    """A click on a button inside a published view (the App Home): container type "view",
+    the view instead of a message, and neither a channel nor a response_url."""
+    block, button = find_button(view.get("blocks") or [], action_prefix, value)
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": f"{_next()}.1234.abcdef",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {
+            "id": view_id, "team_id": team_id, "type": view.get("type", "home"),
+            "blocks": view.get("blocks") or [], "private_metadata": "",
+            "callback_id": view.get("callback_id", ""), "state": {"values": {}},
+            "hash": f"{_next()}.abcdef", "title": {"type": "plain_text", "text": "View Title"},
+            "clear_on_close": False, "notify_on_close": False, "close": None, "submit": None,
+            "previous_view_id": None, "root_view_id": view_id, "app_id": API_APP_ID,
+            "external_id": "", "app_installed_team_id": team_id, "bot_id": "BBOT",
+        },
+        "actions": [_action(block, button, option)],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode(), FORM
