@@ -407,6 +407,25 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": {**user, "tz_offset": 0}}
 
+    # --- link unfurls (issue 11) --------------------------------------------------------
+    def _m_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Slack's checks: a map of URL -> attachment, and a message to attach it to."""
+        unfurls = p.get("unfurls")
+        if isinstance(unfurls, str):
+            unfurls = json.loads(unfurls)
+        if not isinstance(unfurls, dict) or not unfurls:
+            return {"ok": False, "error": "invalid_unfurls"}
+        if not (p.get("unfurl_id") and p.get("source")) and not (p.get("channel") and p.get("ts")):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _m_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel") or ""), str(p.get("message_ts") or "")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": channel,
+                "permalink": f"https://fakelab.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
+
     # --- Socket Mode (added for the Slack app's tests) ---------------------------------
     # Set `socket_mode_url` (e.g. a tests/listeners/socket_fake.FakeSocketMode's url) and
     # apps.connections.open hands it to the app, as Slack does with its wss:// URL.
