@@ -382,3 +382,50 @@ def view_block_actions(
         "actions": [_action(block, button, option)],
     }
     return urlencode({"payload": json.dumps(payload)}).encode(), FORM
+
+
+def link_shared(
+    urls: list[str],
+    *,
+    channel: str = "C0GENERAL",
+    user: str = "U0ALICE",
+    message_ts: str | None = None,
+    composer: bool = False,
+    event_id: str | None = None,
+    team_id: str = TEAM_ID,
+) -> tuple[bytes, str, dict[str, Any]]:
+    """An Events API `link_shared` (body, type, body): links in a posted message (with the
+    `unfurl_id` and `source` Slack now sends), or, with composer=True, still being typed."""
+    from urllib.parse import urlparse
+
+    message_ts = message_ts or slack_ts()
+    unfurl_id = f"C{_next():08d}.{message_ts}.fake"
+    event: dict[str, Any] = {
+        "type": "link_shared",
+        "channel": "COMPOSER" if composer else channel,
+        "is_bot_user_member": True,
+        "user": user,
+        "message_ts": (f"{user}-{_next():08d}-composer" if composer else message_ts),
+        "unfurl_id": unfurl_id,
+        "source": "composer" if composer else "conversations_history",
+        "links": [{"domain": urlparse(u).hostname or "", "url": u} for u in urls],
+        "event_ts": slack_ts(),
+    }
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "context_enterprise_id": None,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{_next():010d}",
+        "event_time": int(time.time()),
+        "authorizations": [{
+            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
+            "is_bot": True, "is_enterprise_install": False,
+        }],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-eyJldCI6Imxpbmtfc2hhcmVkIn0-{_next()}",
+    }
+    return json.dumps(body).encode(), JSON, body
