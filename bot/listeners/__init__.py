@@ -13,8 +13,9 @@ from slack_bolt import App
 
 
 def register_all(app: App) -> None:
-    from bot.listeners import actions, commands, events
+    from bot.listeners import actions, commands, events, home
 
     events.register(app)
+    home.register(app)
     actions.register(app)
     commands.register(app)

@@ -31,11 +31,13 @@ from bot.blocks import (
     title_link,
 )
 from bot.feedback import PaperList, Where
-from bot.listeners.failures import database_trouble
+from bot.listeners import home
+from bot.listeners.failures import DATABASE_DOWN, database_trouble
 from bot.listeners.receipts import Receipt, settle
 from bot.listeners.replies import database_down_message, post_message, respond_safely
 from bot.listeners.workers import Workers
 from bot.services import Services
+from bot.slack_api import Kind, describe
 
 log = logging.getLogger(__name__)
 
@@ -193,25 +195,41 @@ def _notice(services: Services, where: Where, paper_id: int) -> dict | None:
 # --- clicks ----------------------------------------------------------------------------
 
 
-def on_save(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext) -> None:
+def on_save(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext,
+            client: WebClient) -> None:
     ack()
-    _submit_choice(action, body, respond, context, str(action.get("value", "")), None)
+    _submit_choice(action, body, respond, context, str(action.get("value", "")), None, client)
 
 
-def on_hide(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext) -> None:
+def on_hide(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext,
+            client: WebClient) -> None:
     """The overflow's "Not for us" / "Undo Not for us", or the "Undo" button."""
     ack()
     value = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
     verb, _, raw = value.partition(":")
     hidden = {"hide": True, "unhide": False}.get(verb)
-    _submit_choice(action, body, respond, context, raw if hidden is not None else "", hidden)
+    _submit_choice(action, body, respond, context, raw if hidden is not None else "", hidden,
+                   client)
+
+
+def in_home(body: dict) -> bool:
+    """A click inside the App Home view: no message, no response_url to answer on."""
+    return ((body.get("container") or {}).get("type") == "view"
+            and (body.get("view") or {}).get("type") == "home")
 
 
 def _submit_choice(action: dict, body: dict, respond: Respond, context: BoltContext,
-                   raw_id: str, hidden: bool | None) -> None:
+                   raw_id: str, hidden: bool | None, client: WebClient | None = None) -> None:
     receipt: Receipt = context["receipt"]
     workers: Workers = context["workers"]
     paper_id = paper_id_of(raw_id)
+    if paper_id is not None and client is not None and in_home(body):
+        if not workers.answers.submit(
+            answer_choice_home, context["services"], workers, client, receipt,
+            where_of(body, context, None), paper_id, hidden,
+        ):
+            receipt.unanswered()
+        return
     if paper_id is None:
         log.warning("feedback click with a bad value: answered as a missing paper")
         if not workers.answers.submit(settle, receipt, _gone, respond):
@@ -260,6 +278,13 @@ def on_similar(ack: Ack, action: dict, body: dict, respond: Respond, context: Bo
         if not workers.answers.submit(settle, receipt, _gone, respond):
             receipt.unanswered()
         return
+    if in_home(body):
+        if not workers.answers.submit(
+            answer_similar_home, context["services"], workers, client, receipt,
+            where_of(body, context, None), paper_id,
+        ):
+            receipt.unanswered()
+        return
     channel, thread_ts, ephemeral = _thread_of(body)
     if not workers.answers.submit(
         answer_similar, context["services"], workers, client, respond, receipt,
@@ -298,6 +323,65 @@ def post_in_thread(client: WebClient, respond: Respond, receipt: Receipt, channe
     note = notice_message(failure.hint, "PaperBot could not post here")
     settle(receipt, respond_safely, respond, response_type="ephemeral", replace_original=False,
            text=reply["text"], blocks=note["blocks"] + reply["blocks"][:48])
+
+
+# --- clicks in the App Home tab -----------------------------------------------------------
+
+
+def answer_choice_home(services: Services, workers: Workers, client: WebClient,
+                       receipt: Receipt, where: Where, paper_id: int,
+                       hidden: bool | None) -> None:
+    """Save / Not for us in the Home tab: record it, then re-publish the page (Home views
+    have no response_url; the page itself shows the new state)."""
+    try:
+        if hidden is None:
+            feedback.toggle_save(services, where, paper_id)
+        else:
+            feedback.set_hide(services, where, paper_id, hidden)
+    except SQLAlchemyError as exc:
+        database_trouble(exc, "recording feedback from the App Home")
+        submitted = workers.slack_calls.submit(home.publish_notice, client, receipt,
+                                               where.user_id, DATABASE_DOWN)
+    else:  # a paper gone meanwhile: the re-published page no longer shows it
+        submitted = workers.slack_calls.submit(home.publish_home, services, client, receipt,
+                                               where)
+    if not submitted:
+        receipt.unanswered()
+
+
+def answer_similar_home(services: Services, workers: Workers, client: WebClient,
+                        receipt: Receipt, where: Where, paper_id: int) -> None:
+    """More like this in the Home tab: the list goes to the user in a DM with the bot.
+    (Not a modal: views.open needs the click's trigger_id within 3 s, which a busy lane
+    or a slow recommender would miss; a DM has no deadline and keeps the list.)"""
+    try:
+        reply = similar_message(services, where, paper_id, 0, private=True)
+    except SQLAlchemyError as exc:
+        database_trouble(exc, "finding similar papers for the App Home")
+        reply = database_down_message()
+    if reply is None:
+        reply = error_message(GONE)
+    if not workers.slack_calls.submit(send_dm, client, receipt, where.user_id, reply):
+        receipt.unanswered()
+
+
+def send_dm(client: WebClient, receipt: Receipt, user_id: str, reply: dict) -> None:
+    """Post `reply` in the user's DM with the bot (conversations.open, then post)."""
+    try:
+        channel = str(client.conversations_open(users=user_id)["channel"]["id"])
+    except Exception as exc:  # SlackApiError or the network
+        failure = describe(exc)
+        log.warning("conversations.open for a DM failed: %s", failure.code)
+        if failure.kind is Kind.TRANSIENT:
+            receipt.unanswered()
+        else:
+            receipt.answered()
+        return
+    failure = post_message(client, channel, **reply)
+    if failure is not None and failure.kind is Kind.TRANSIENT:
+        receipt.unanswered()
+    else:
+        receipt.answered()
 
 
 def on_list_more(ack: Ack, action: dict, body: dict, respond: Respond,

@@ -1,0 +1,5 @@
+"""Fixtures: the fake Slack Web API and a running PaperBot (the listeners' own fixtures)."""
+
+from tests.listeners.conftest import fake_slack_fixture, paperbot_fixture
+
+__all__ = ["fake_slack_fixture", "paperbot_fixture"]
