@@ -52,10 +52,18 @@ class PaperList:
 
 
 def toggle_save(services: Services, where: Where, paper_id: int) -> bool | None:
-    """The Save button: the new state (True saved), None when the paper is gone."""
+    """The Save button: the new state (True saved), None when the paper is gone. A save
+    also joins the paper to the workspace's team library; un-saving leaves it there (the
+    library records what the team brought up, not anyone's bookmarks)."""
+    from storage.library import record_save
+
     with services.db.session() as s:
-        return store.toggle_save(s, where.team_id, where.user_id, where.channel_id, paper_id,
-                                 enterprise_id=where.enterprise_id)
+        state = store.toggle_save(s, where.team_id, where.user_id, where.channel_id,
+                                  paper_id, enterprise_id=where.enterprise_id)
+        if state:
+            record_save(s, where.team_id, paper_id, user_id=where.user_id,
+                        channel_id=where.channel_id, enterprise_id=where.enterprise_id)
+        return state
 
 
 def set_hide(services: Services, where: Where, paper_id: int, hidden: bool) -> bool | None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message, notice_message
 from bot.feedback import Where
-from bot.listeners import library
+from bot.listeners import library, team_library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt, settle
 from bot.listeners.replies import database_down_message, respond_safely, search_reply, slack_text
@@ -44,6 +44,7 @@ Subcommand = Callable[[Invocation], None]
 
 def register(app: App) -> None:
     app.command("/papers")(papers_command)
+    app.action(team_library.LIBRARY_MORE_ACTION)(team_library.on_more)
 
 
 def papers_command(
@@ -148,6 +149,23 @@ def answer_subscription(call: Invocation) -> bool:
     )
 
 
+def _words(call: Invocation) -> str:
+    return call.text.split(" ", 1)[1] if " " in call.text else ""
+
+
+def team_library_list(call: Invocation) -> None:
+    """`/papers library [words]`: the workspace's library, private, newest first (words
+    search within it)."""
+    team_library.library_command(call.services, call.workers, call.receipt, call.ack,
+                                 call.respond, _where(call), _words(call))
+
+
+def export(call: Invocation) -> None:
+    """`/papers export [words]`: the library (or its matches) as a .bib in the user's DM."""
+    team_library.export_command(call.services, call.workers, call.receipt, call.ack,
+                                call.respond, call.client, _where(call), _words(call))
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "": show_help,
     "help": show_help,
@@ -159,4 +177,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "subscriptions": subscription,
     "recommend": recommend,
     "saved": saved,
+    "library": team_library_list,
+    "export": export,
 }

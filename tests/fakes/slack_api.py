@@ -72,6 +72,7 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, list[dict[str, Any]]] = {}  # views.publish, per user
         self.member_of: dict[str, list[str]] = {}  # users.conversations: user -> channels
+        self.uploads: dict[str, dict[str, Any]] = {}  # files upload v2, per file id
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
         self._delays_after: dict[str, float] = {}
@@ -206,6 +207,9 @@ class FakeSlack:
         path = urlparse(req.path).path
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
+        if path.startswith("/upload/"):  # files_upload_v2 step 2: the bytes, to upload_url
+            self._upload_bytes(req, path.rsplit("/", 1)[-1], raw)
+            return
         params = self._parse(req, raw)
         headers = {k.lower(): v for k, v in req.headers.items()}
         if path.startswith("/response/"):
@@ -468,3 +472,54 @@ class FakeSlack:
         chans = [{"id": c, "name": self.channels[c].name if c in self.channels else c.lower()}
                  for c in page]
         return {"ok": True, "channels": chans, "response_metadata": {"next_cursor": nxt}}
+
+    # --- files upload v2 (added for tests/library) ---------------------------------------
+    # files.getUploadURLExternal hands out an upload_url served by this fake; the bytes
+    # POSTed there are kept; files.completeUploadExternal shares the file into channel_id.
+    def shared_files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Completed uploads (filename, title, data, channel, initial_comment)."""
+        with self._lock:
+            return [u for u in self.uploads.values() if u.get("channel")
+                    and (channel is None or u["channel"] == channel)]
+
+    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        filename, length = str(p.get("filename") or ""), str(p.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.uploads) + 1:08d}"
+        self.uploads[file_id] = {"id": file_id, "filename": filename, "length": int(length),
+                                 "data": None, "channel": None}
+        return {"ok": True, "file_id": file_id,
+                "upload_url": f"{self.base_url}/upload/v1/{file_id}"}
+
+    def _upload_bytes(self, req: BaseHTTPRequestHandler, file_id: str, raw: bytes) -> None:
+        with self._lock:
+            upload = self.uploads.get(file_id)
+            if upload is not None:
+                upload["data"] = raw
+        if upload is None:
+            self._send(req, 404, {"ok": False, "error": "file_not_found"})
+            return
+        self._send(req, 200, {"ok": True})
+
+    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = p.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = p.get("channel_id")
+        if channel and (error := self._channel_error(str(channel), need_member=False)):
+            return {"ok": False, "error": error}
+        done = []
+        for f in files:
+            upload = self.uploads.get(str(f.get("id")))
+            if upload is None or upload["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            if len(upload["data"]) != upload["length"]:
+                return {"ok": False, "error": "file_upload_size_mismatch"}
+            upload.update(channel=channel, title=f.get("title"),
+                          initial_comment=p.get("initial_comment"))
+            done.append({"id": upload["id"], "name": upload["filename"],
+                         "title": f.get("title")})
+        return {"ok": True, "files": done}
