@@ -1,4 +1,4 @@
-"""The `paperbot` command: search, import, serve, digest.
+"""The `paperbot` command: search, import, export, serve, digest.
 
 Each subcommand is a thin shell over plain functions; errors a user can fix are printed
 as one clear line (exit status 2 for bad input, 1 for an unusable environment).
@@ -181,6 +181,36 @@ def cmd_digest(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(services: Services, args: argparse.Namespace) -> int:
+    """The stored papers (or the matches for words, best first) as BibTeX or JSON lines.
+    The CLI belongs to no Slack workspace: it exports every paper, not a team library."""
+    from bot.search.engine import QueryError
+    from bot.team_library import export_papers, render
+
+    words = " ".join(args.words)
+    try:
+        papers = export_papers(services, None, words)
+    except QueryError as exc:
+        raise UsageError(str(exc)) from None
+    text = render(papers, args.format)
+    n = len(papers)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        out = Path(args.output)
+        tmp = out.with_name(out.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(out)  # a reader never sees half a file
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    where = f" to {args.output}" if args.output else ""
+    about = f" matching “{words}”" if words else ""
+    print(f"exported {n} paper{'s' if n != 1 else ''}{about}{where} ({args.format})",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
     print(f"database at {services.db.safe_url} is up to date")
     return 0
@@ -246,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_digest)
 
+    p = sub.add_parser(
+        "export", help="export the stored papers (or a search's matches) as BibTeX or JSONL",
+        description="Export every stored paper, or the papers matching WORDS (best first). "
+        "The command line belongs to no Slack workspace, so this is the whole paper library, "
+        "not a team's; `/papers export` in Slack exports a workspace's team library.",
+    )
+    p.add_argument("words", nargs="*", help="only the papers matching these words")
+    p.add_argument("--format", choices=["bibtex", "jsonl"], default="bibtex",
+                   help="output format (default bibtex)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(func=cmd_migrate)
     return parser
@@ -265,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     services: Services | None = None
     try:
         config = Config.from_env()
-        quiet = args.command in ("search", "import", "migrate") and "LOG_LEVEL" not in os.environ
+        quiet = (args.command in ("search", "import", "migrate", "export")
+                 and "LOG_LEVEL" not in os.environ)
         setup_logging(
             "WARNING" if quiet else config.log_level,
             interactive=quiet,
