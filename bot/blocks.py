@@ -714,3 +714,54 @@ def validate_message(payload: dict[str, Any]) -> list[str]:
         elif kind != "divider":
             problems.append(f"{where}: unexpected block type")
     return problems
+
+
+# --- link unfurls (issue 11) ----------------------------------------------------------------
+
+UNFURL_SNIPPET = 300  # characters of the abstract shown on a link's card
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+
+
+def first_discussed(
+    channel_id: str | None, user_id: str | None, on: date | None, permalink: str | None
+) -> str | None:
+    """"First discussed in #chan by @user on <date> · view" (our mrkdwn; ids checked, so
+    nothing from outside can smuggle a mention in), or None with nothing to say."""
+    parts = ["First discussed"]
+    if channel_id and _CHANNEL_ID.match(channel_id):
+        parts.append(f"in <#{channel_id}>")
+    if user_id and _USER_ID.match(user_id):
+        parts.append(f"by <@{user_id}>")
+    if on is not None:
+        parts.append(f"on {on.isoformat()}")
+    if len(parts) == 1:
+        return None
+    text = " ".join(parts)
+    url = link_url(permalink)
+    return f"{text} · <{url}|view>" if url else text
+
+
+def paper_unfurl(paper: PaperLike, *, first_share: str | None = None) -> dict[str, Any]:
+    """One paper link's card for chat.unfurl (`unfurls[url]`): linked title, authors, date,
+    upvotes, the start of the abstract, Abstract / Save / More like this, PDF and code
+    links, and where the team first discussed it (`first_share`: first_discussed's text)."""
+    lines = [title_link(paper), meta_line(paper)]
+    abstract = " ".join((paper.abstract or "").split())
+    if abstract:
+        lines.append(safe_clip(abstract, UNFURL_SNIPPET))
+    text = "\n".join(line for line in lines if line)
+    blocks: list[dict[str, Any]] = [section(
+        text[:MAX_SECTION_TEXT],
+        block_id="paper_1",
+        accessory=button("Abstract", f"{ABSTRACT_ACTION}_1", str(paper.id)),
+    )]
+    links = [
+        f"<{u}|{label}>"
+        for label, u in (("PDF", link_url(paper.pdf_url)), ("code", link_url(paper.code_url)))
+        if u
+    ]
+    notes = [" · ".join(links), first_share or ""]
+    if any(notes):
+        blocks.append(context(*(n[:MAX_CONTEXT_ELEMENT_TEXT] for n in notes if n)))
+    blocks.append(paper_actions(paper.id, 1))
+    return {"blocks": blocks}

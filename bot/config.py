@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_HF_API_URL = "https://huggingface.co/api"
+DEFAULT_ARXIV_API_URL = "https://export.arxiv.org/api"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -214,6 +215,7 @@ class Config:
     slack_redirect_uri: str | None = None  # else Slack uses the app's only redirect URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     hf_api_url: str = DEFAULT_HF_API_URL
+    arxiv_api_url: str = DEFAULT_ARXIV_API_URL  # paper links: metadata not on the Hub
     port: int = 3000
     results_per_page: int = 5
     digest_size: int = 5
@@ -272,6 +274,7 @@ class Config:
             # ".../api" + "chat.postMessage" would call ".../apichat.postMessage".
             slack_api_url=slack_api_url.rstrip("/") + "/",
             hf_api_url=_http_url(env, "HF_API_URL", DEFAULT_HF_API_URL).rstrip("/"),
+            arxiv_api_url=_http_url(env, "ARXIV_API_URL", DEFAULT_ARXIV_API_URL).rstrip("/"),
             port=_int(env, "PORT", 3000, 1, 65535),
             results_per_page=_int(env, "PAPERBOT_RESULTS", 5, 1, 20),
             digest_size=_int(env, "PAPERBOT_DIGEST_SIZE", 5, 1, 20),

@@ -1,5 +1,6 @@
 """Events API: @mentions are answered in a thread; reactions on our one-paper messages are
-feedback (library.py); uninstalls stop the workspace's digests.
+feedback (library.py); paper links shared in a message become cards (link_shared →
+chat.unfurl, bot/links/); uninstalls stop the workspace's digests.
 
 Copies of an event already answered (Slack retries, other replicas) are dropped before
 they get here (bot/listeners/receipts.py). A mention is searched on the `answers` lane and
@@ -9,6 +10,7 @@ posted on the `slack_calls` lane, so a hanging Slack API never delays /papers an
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -16,13 +18,15 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message, single_paper
+from bot.links import unfurl
+from bot.links.parse import parse_links
 from bot.listeners import library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt
 from bot.listeners.replies import post_message, search_reply, strip_mention, tell_user
 from bot.listeners.workers import Workers
 from bot.services import Services
-from bot.slack_api import Kind
+from bot.slack_api import Kind, describe
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ def register(app: App) -> None:
     app.event("tokens_revoked")(on_tokens_revoked)
     app.event("reaction_added")(library.on_reaction)
     app.event("reaction_removed")(library.on_reaction)
+    app.event("link_shared")(on_link_shared)
 
 
 def on_mention(event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
@@ -106,3 +111,78 @@ def on_tokens_revoked(event: dict, body: dict, context: BoltContext) -> None:
     else:
         log.info("team %s revoked user tokens only; digests continue", context.team_id)
         context["receipt"].answered()
+
+
+# --- paper links become cards (issue 11) --------------------------------------------------
+
+
+def on_link_shared(event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
+    """Acked at once (Bolt); the lookups and Slack calls run on the slack_calls lane."""
+    team = context.team_id or body.get("team_id") or ""
+    enterprise = context.enterprise_id or body.get("enterprise_id")
+    receipt: Receipt = context["receipt"]
+    if not context["workers"].slack_calls.submit(
+        answer_link_shared, context["services"], client, receipt, event, team, enterprise
+    ):
+        receipt.unanswered()
+
+
+def answer_link_shared(
+    services: Services, client: WebClient, receipt: Receipt, event: dict, team_id: str,
+    enterprise_id: str | None = None,
+) -> None:
+    """One chat.unfurl with a card per paper link we could look up. A link we cannot
+    look up keeps Slack's own preview: no card, nothing posted, one log line."""
+    links = parse_links(str(link.get("url") or "") for link in event.get("links") or [])
+    if not links:
+        receipt.answered()
+        return
+    try:
+        done = unfurl.unfurl_links(services, links, _sharing(client, event, team_id, enterprise_id))
+    except SQLAlchemyError as exc:
+        database_trouble(exc, "unfurling paper links")
+        receipt.unanswered()
+        return
+    for url, why in done.failed:
+        log.warning("no card for %s: %s", url, why)
+    if not done.cards:
+        receipt.answered()
+        return
+    where: dict[str, str] = (
+        {"unfurl_id": event["unfurl_id"], "source": event["source"]}
+        if event.get("unfurl_id") and event.get("source")
+        else {"channel": event.get("channel") or "", "ts": event.get("message_ts") or ""}
+    )
+    try:
+        client.chat_unfurl(unfurls=done.cards, **where)
+    except Exception as exc:  # SlackApiError or the network: describe() knows both
+        failure = describe(exc)
+        log.warning("chat.unfurl failed: %s", failure.code)
+        if failure.kind is Kind.TRANSIENT:
+            receipt.unanswered()
+            return
+    receipt.answered()
+
+
+def _sharing(
+    client: WebClient, event: dict, team_id: str, enterprise_id: str | None
+) -> unfurl.Sharing | None:
+    """The message that shared the links (with its permalink, when the team library
+    records shares); None for a link still in the composer (not shared yet)."""
+    channel, ts = event.get("channel"), event.get("message_ts")
+    if event.get("source") == "composer" or not channel or not ts or not unfurl.records_shares():
+        return None
+    permalink = None
+    try:
+        permalink = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except Exception as exc:  # the card can go out without the link back
+        log.warning("chat.getPermalink failed: %s", describe(exc).code)
+    try:
+        at = datetime.fromtimestamp(float(ts), UTC)
+    except ValueError:
+        at = datetime.now(UTC)
+    return unfurl.Sharing(
+        team_id=team_id, user_id=str(event.get("user") or ""), channel_id=channel, ts=ts,
+        permalink=permalink if isinstance(permalink, str) else None, at=at,
+        enterprise_id=enterprise_id,
+    )

@@ -1,9 +1,11 @@
 """A fake Hugging Face daily-papers API over real HTTP on 127.0.0.1.
 
 `GET /api/daily_papers?date=YYYY-MM-DD` answers the entries set for that date, shaped like
-huggingface.co's. Modes: "ok", "error" (HTTP 500), "slow" (sleeps `slow_seconds` before
-answering), "garbage" (not JSON), "shape" (JSON but not a list). `fail_next(n)` makes the
-next n requests answer 500, then recover. Point the app at it with HF_API_URL=fake.api_url.
+huggingface.co's; `GET /api/papers/{id}` answers the paper object set with set_paper(id, obj)
+(a daily-papers entry's `paper`), else 404. Modes: "ok", "error" (HTTP 500), "slow" (sleeps
+`slow_seconds` before answering), "garbage" (not JSON), "shape" (JSON but not a list).
+`fail_next(n)` makes the next n requests answer 500, then recover.
+Point the app at it with HF_API_URL=fake.api_url.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Request:
 class FakeHF:
     def __init__(self) -> None:
         self.days: dict[str, list[Any]] = {}
+        self.papers: dict[str, Any] = {}
         self.requests: list[Request] = []
         self.mode = "ok"
         self.slow_seconds = 2.0
@@ -114,6 +117,11 @@ class FakeHF:
         with self._lock:
             self.days[str(day)] = list(entries)
 
+    def set_paper(self, paper_id: str, paper: Any) -> None:
+        """What GET /api/papers/{paper_id} answers (e.g. hf_entry(...)["paper"])."""
+        with self._lock:
+            self.papers[paper_id] = paper
+
     def fail_next(self, n: int) -> None:
         with self._lock:
             self._fail_next = n
@@ -131,7 +139,12 @@ class FakeHF:
                 self._fail_next -= 1
             mode = self.mode
             entries = self.days.get(params.get("date", ""), [])
-        if url.path != "/api/daily_papers":
+            paper = self.papers.get(url.path.removeprefix("/api/papers/"))
+        if url.path.startswith("/api/papers/") and not (failing or mode == "error"):
+            if paper is None:
+                return self._send(req, 404, b'{"error":"Paper not found"}')
+            return self._send(req, 200, json.dumps(paper).encode())
+        if url.path != "/api/daily_papers" and not url.path.startswith("/api/papers/"):
             return self._send(req, 404, b'{"error":"Not Found"}')
         if failing or mode == "error":
             return self._send(req, 500, b'{"error":"Internal Error"}')

@@ -1,0 +1,1 @@
+"""Paper links shared in Slack become cards (issue 11): parse → fetch → unfurl."""

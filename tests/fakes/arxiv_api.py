@@ -1,0 +1,168 @@
+"""A fake arXiv API over real HTTP on 127.0.0.1: `GET /api/query?id_list=<id>` answers an
+Atom feed (arXiv's shape: opensearch counts, arxiv: namespace, pdf link) with the papers
+set by set_paper(), or an empty feed. Every request's time is recorded (pacing tests).
+Modes: "ok", "error" (HTTP 500), "hostile" (a "billion laughs" entity-expansion document).
+Point the app at it with ARXIV_API_URL=fake.api_url.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+from xml.sax.saxutils import escape, quoteattr
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE feed [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <entry><id>http://arxiv.org/abs/2401.00001v1</id><title>&lol9;</title>
+  <summary>&lol9;</summary></entry>
+</feed>
+"""
+
+
+@dataclass(frozen=True)
+class ArxivPaper:
+    arxiv_id: str
+    title: str
+    summary: str = "We propose a method. It works well on benchmarks."
+    authors: tuple[str, ...] = ("Grace Hopper", "Edsger Dijkstra")
+    published: str = "2024-01-02T18:59:59Z"
+    version: int = 1
+    categories: tuple[str, ...] = ("cs.LG", "cs.AI")
+
+
+def atom_feed(papers: list[ArxivPaper], query: str) -> bytes:
+    """An arXiv API answer, as export.arxiv.org shapes it."""
+    entries = []
+    for p in papers:
+        vid = f"{p.arxiv_id}v{p.version}"
+        authors = "".join(f"<author><name>{escape(a)}</name></author>" for a in p.authors)
+        cats = "".join(
+            f'<category term={quoteattr(c)} scheme="http://arxiv.org/schemas/atom"/>'
+            for c in p.categories
+        )
+        entries.append(f"""
+  <entry>
+    <id>http://arxiv.org/abs/{vid}</id>
+    <updated>{p.published}</updated>
+    <published>{p.published}</published>
+    <title>{escape(p.title)}</title>
+    <summary>  {escape(p.summary)}
+    </summary>
+    {authors}
+    <link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>
+    <link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>
+    <arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom"
+      term={quoteattr(p.categories[0])} scheme="http://arxiv.org/schemas/atom"/>
+    {cats}
+  </entry>""")
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <link href="http://arxiv.org/api/query?id_list={escape(query)}" rel="self"
+    type="application/atom+xml"/>
+  <title type="html">ArXiv Query: id_list={escape(query)}</title>
+  <id>http://arxiv.org/api/fake</id>
+  <updated>2024-01-03T00:00:00-05:00</updated>
+  <opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"
+    >{len(papers)}</opensearch:totalResults>
+  {"".join(entries)}
+</feed>
+""".encode()
+
+
+@dataclass
+class Request:
+    path: str
+    params: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeArxiv:
+    def __init__(self) -> None:
+        self.papers: dict[str, ArxivPaper] = {}
+        self.requests: list[Request] = []
+        self.mode = "ok"
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> FakeArxiv:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeArxiv:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        assert self._server, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
+
+    def set_paper(self, paper: ArxivPaper) -> None:
+        with self._lock:
+            self.papers[paper.arxiv_id] = paper
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        url = urlparse(req.path)
+        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        with self._lock:
+            self.requests.append(Request(url.path, params))
+            mode = self.mode
+            ids = [i for i in params.get("id_list", "").split(",") if i]
+            found = [self.papers[i] for i in ids if i in self.papers]
+        if url.path != "/api/query":
+            return self._send(req, 404, b"not found", "text/plain")
+        if mode == "error":
+            return self._send(req, 500, b"<html>Internal Server Error</html>", "text/html")
+        if mode == "hostile":
+            return self._send(req, 200, BILLION_LAUGHS)
+        self._send(req, 200, atom_feed(found, params.get("id_list", "")))
+
+    @staticmethod
+    def _send(
+        req: BaseHTTPRequestHandler, status: int, body: bytes,
+        ctype: str = "application/atom+xml; charset=utf-8",
+    ) -> None:
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", ctype)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
