@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import feedback
 from storage import feedback as store
 from storage.digest import channel_subscriptions, get_personal
+from storage.library import LibraryEntry, latest
 from storage.models import Paper
 from storage.papers import get_papers
 
@@ -42,20 +42,15 @@ class Digest:
 
 @dataclass(frozen=True)
 class Share:
-    """A paper the workspace shared: who, where, when, how (from the team library)."""
+    """A paper in the workspace's library, with who brought it in, where, when and how."""
 
     paper: Paper
-    who: str | None
-    where: str | None
-    when: datetime | None
-    how: str | None
-    permalink: str | None
+    entry: LibraryEntry
 
 
 @dataclass
 class HomeData:
-    """Everything one user's Home tab shows. `shares` is None when the team library is not
-    available in this build (its section is left out rather than shown empty)."""
+    """Everything one user's Home tab shows."""
 
     saved: list[Paper] = field(default_factory=list)
     saved_total: int = 0
@@ -64,29 +59,18 @@ class HomeData:
     recommended: list[Paper] = field(default_factory=list)
     why: dict[int, str] = field(default_factory=dict)
     recommend_failed: bool = False
-    shares: list[Share] | None = None
+    shares: list[Share] = field(default_factory=list)
     channel_digests: list[Digest] = field(default_factory=list)
     personal: Digest | None = None
     channels_known: bool = True  # False: Slack did not tell us the user's channels
 
 
-def _latest_shares(services: Services, team_id: str, limit: int) -> list[Share] | None:
-    """The workspace's latest shares, or None while storage.library does not exist."""
-    try:
-        from storage import library  # LIBRARY's module (issue 11 part 2)
-    except ImportError:
-        return None
-    latest = getattr(library, "latest", None)
-    if latest is None:
-        return None
+def _latest_shares(services: Services, team_id: str, limit: int) -> list[Share]:
+    """The workspace's latest arrivals in its library (storage/library.py), newest first."""
     with services.db.session() as s:
-        entries = list(latest(s, team_id, limit=limit, offset=0))
+        entries = latest(s, team_id, limit=limit, offset=0)
         papers = {p.id: p for p in get_papers(s, [e.paper_id for e in entries])}
-    return [
-        Share(papers[e.paper_id], getattr(e, "who", None), getattr(e, "where", None),
-              getattr(e, "when", None), getattr(e, "how", None), getattr(e, "permalink", None))
-        for e in entries if e.paper_id in papers
-    ]
+    return [Share(papers[e.paper_id], e) for e in entries if e.paper_id in papers]
 
 
 def gather(services: Services, team_id: str, user_id: str,

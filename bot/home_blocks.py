@@ -10,10 +10,11 @@ in, and the title links to the paper). Home views allow 100 blocks (messages 50)
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.blocks import (
+    MAX_CONTEXT_ELEMENT_TEXT,
     MAX_HEADER_TEXT,
     MAX_SECTION_TEXT,
     PaperLike,
@@ -26,6 +27,7 @@ from bot.blocks import (
     validate_message,
 )
 from bot.home import Digest, HomeData
+from storage.library import LibraryEntry
 
 MAX_VIEW_BLOCKS = 100
 MAX_PRIVATE_METADATA = 3000
@@ -54,7 +56,7 @@ def _papers(papers: Sequence[PaperLike], first_rank: int, data: HomeData, *,
         sec.pop("accessory", None)
         blocks.append(sec)
         if notes and notes.get(p.id):
-            blocks.append(context(notes[p.id]))
+            blocks.append(context(notes[p.id][:MAX_CONTEXT_ELEMENT_TEXT]))
         blocks.append(paper_actions(p.id, rank, saved=p.id in data.saved_ids,
                                     hidden=p.id in data.hidden_ids))
     return blocks
@@ -77,22 +79,11 @@ def _line_sections(lines: list[str]) -> list[dict[str, Any]]:
     return [section(text) for text in out]
 
 
-def _share_note(share: Any) -> str:
-    parts = []
-    if share.who and str(share.who).isalnum():
-        parts.append(f"shared by <@{share.who}>")
-    if share.where and str(share.where).isalnum():
-        parts.append(f"in <#{share.where}>")
-    if share.when is not None:
-        parts.append(f"on {share.when.date().isoformat()}")
-    if share.how:
-        parts.append(f"({safe_clip(str(share.how), 40)})")
-    text = " ".join(parts) or "shared"
-    return text[0].upper() + text[1:]
-
-
-def home_view(data: HomeData) -> dict[str, Any]:
-    """The Home tab: saved, recommended, the workspace's latest shares, digests."""
+def home_view(data: HomeData, *,
+              provenance: Callable[[LibraryEntry], str | None] | None = None) -> dict[str, Any]:
+    """The Home tab: saved, recommended, the workspace's latest shares, digests.
+    `provenance`: the line under a library paper (who, where, when; our own mrkdwn), the
+    same one `/papers library` shows."""
     blocks: list[dict[str, Any]] = [
         header("PaperBot"),
         context("Your saved papers and picks are private to you. `/papers <words>` searches; "
@@ -113,14 +104,15 @@ def home_view(data: HomeData) -> dict[str, Any]:
     else:
         blocks.append(section("Nothing to recommend yet: *Save* papers or react 👍 to them, "
                               "and PaperBot learns what you like."))
-    if data.shares is not None:
-        blocks += [divider(), header("Latest in the team library")]
-        if data.shares:
-            notes = {s.paper.id: _share_note(s) for s in data.shares}
-            blocks += _papers([s.paper for s in data.shares], SHARED_RANKS, data, notes=notes)
-        else:
-            blocks.append(section("Nothing shared yet: papers posted or saved in this "
-                                  "workspace show here."))
+    blocks += [divider(), header("Latest in the team library")]
+    if data.shares:
+        notes = {s.paper.id: (provenance(s.entry) if provenance else None) or ""
+                 for s in data.shares}
+        blocks += _papers([s.paper for s in data.shares], SHARED_RANKS, data, notes=notes)
+        blocks.append(context("`/papers library` lists them all"))
+    else:
+        blocks.append(section("Nothing in the team library yet: papers join it when someone "
+                              "shares a paper link or clicks *Save*."))
     blocks += [divider(), header("Digests")]
     lines = [_digest_line(d) for d in data.channel_digests[:DIGESTS_SHOWN]]
     more = len(data.channel_digests) - DIGESTS_SHOWN

@@ -22,6 +22,7 @@ from bot.feedback import Where
 from bot.home_blocks import home_view, notice_view
 from bot.listeners.failures import DATABASE_DOWN, database_trouble
 from bot.listeners.receipts import Receipt
+from bot.listeners.team_library import provenance
 from bot.services import Services
 from bot.slack_api import Kind, SlackFailure, describe
 
@@ -78,7 +79,7 @@ def build_view(services: Services, client: WebClient, where: Where) -> tuple[dic
     except SQLAlchemyError as exc:
         database_trouble(exc, "opening the App Home")
         return notice_view(DATABASE_DOWN), False
-    return home_view(data), True
+    return home_view(data, provenance=provenance), True
 
 
 def publish(client: WebClient, user_id: str, view: dict) -> SlackFailure | None:
