@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks import validate_message
+from storage.feedback import saved_ids
 from storage.models import Paper
 from storage.papers import PaperRecord, upsert_papers
 from tests.fakes.arxiv_api import ArxivPaper, FakeArxiv
 from tests.fakes.hf_api import FakeHF, hf_entry
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_payloads import link_shared, slash_command
+from tests.fakes.slack_payloads import block_actions, link_shared, slash_command
 from tests.links.conftest import TEST_ARXIV_INTERVAL
 from tests.listeners.support import Running, responses, sqlite_only, texts
 from tests.logcapture import captured_log
@@ -251,3 +252,50 @@ def test_link_in_the_composer_is_unfurled_by_its_unfurl_id_without_recording_a_s
     [call] = _unfurls(fake_slack)
     assert call["source"] == "composer" and call["unfurl_id"] == payload["event"]["unfurl_id"]
     assert fake_slack.calls_to("chat.getPermalink") == []
+
+
+@sqlite_only
+def test_card_buttons_work_abstract_in_the_thread_and_save(
+    paperbot: Running, fake_slack: FakeSlack, fake_hf: FakeHF
+) -> None:
+    """A click on a card (Slack sends the message that carried the link) answers like a
+    click on one of our messages: Abstract in that message's thread, Save saved."""
+    fake_hf.set_paper("2502.07777", hf_entry(
+        "2502.07777", "Bilby Retrieval", summary="Bilby retrieves. " * 40)["paper"])
+    url = "https://huggingface.co/papers/2502.07777"
+    payload = _share(paperbot, [url])
+    [call] = _unfurls(fake_slack)
+    blocks = call["unfurls"][url]["blocks"]
+    ts = payload["event"]["message_ts"]
+    shared = {"ts": ts, "text": url, "user": "U0ALICE", "blocks": []}
+    body, ctype = block_actions(blocks, "paper_abstract", message=shared,
+                                response_url=fake_slack.response_url("a"))
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    [reply] = fake_slack.wait_for(
+        lambda: [m for m in fake_slack.posted("C0GENERAL") if m.get("thread_ts") == ts])
+    assert "Bilby retrieves." in " ".join(texts(reply))
+    body, ctype = block_actions(blocks, "paper_save", message=shared, user="U0CAROL",
+                                response_url=fake_slack.response_url("s"))
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    paper = _stored(paperbot, "2502.07777")
+    assert paper is not None
+
+    def saved() -> list[int]:
+        with paperbot.services.db.session() as s:
+            return saved_ids(s, "T0001", "U0CAROL")
+
+    fake_slack.wait_for(lambda: saved() == [paper.id])
+
+
+@sqlite_only
+def test_a_retried_link_shared_event_is_unfurled_once(
+    paperbot: Running, fake_slack: FakeSlack, fake_hf: FakeHF
+) -> None:
+    fake_hf.set_paper("2502.08888", hf_entry("2502.08888", "Dingo Decoding")["paper"])
+    body, ctype, _ = link_shared(["https://huggingface.co/papers/2502.08888"])
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    _unfurls(fake_slack)
+    assert paperbot.sender.send(body, ctype, retry_num=1).status_code == 200
+    time.sleep(0.5)
+    assert len(fake_slack.calls_to("chat.unfurl")) == 1
+    assert len(fake_hf.requests) == 1
