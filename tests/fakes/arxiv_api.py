@@ -1,7 +1,8 @@
 """A fake arXiv API over real HTTP on 127.0.0.1: `GET /api/query?id_list=<id>` answers an
 Atom feed (arXiv's shape: opensearch counts, arxiv: namespace, pdf link) with the papers
 set by set_paper(), or an empty feed. Every request's time is recorded (pacing tests).
-Modes: "ok", "error" (HTTP 500), "hostile" (a "billion laughs" entity-expansion document).
+Modes: "ok", "error" (HTTP 500), "hostile" (a "billion laughs" entity-expansion document),
+"hang" (answers after `hang_seconds`: client timeouts).
 Point the app at it with ARXIV_API_URL=fake.api_url.
 """
 
@@ -97,6 +98,7 @@ class FakeArxiv:
         self.papers: dict[str, ArxivPaper] = {}
         self.requests: list[Request] = []
         self.mode = "ok"
+        self.hang_seconds = 2.0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -149,6 +151,8 @@ class FakeArxiv:
             return self._send(req, 404, b"not found", "text/plain")
         if mode == "error":
             return self._send(req, 500, b"<html>Internal Server Error</html>", "text/html")
+        if mode == "hang":
+            time.sleep(self.hang_seconds)
         if mode == "hostile":
             return self._send(req, 200, BILLION_LAUGHS)
         self._send(req, 200, atom_feed(found, params.get("id_list", "")))
