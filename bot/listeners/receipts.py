@@ -33,26 +33,33 @@ class Receipt:
         self._settled = False
         self._lock = threading.Lock()
 
-    def _settle(self) -> bool:
+    def _first_settle(self) -> bool:
         with self._lock:
             if self._settled:
                 return False
             self._settled = True
-        self._release()
-        return True
+            return True
 
     def answered(self) -> None:
-        """Record that the answer is out; a database failure here is logged, not raised."""
-        if not self._settle() or self.db is None:
+        """Record that the answer is out; a database failure here is logged, not raised.
+
+        The receipt says "answered" before this copy stops counting as in flight: the other
+        way round, a concurrent copy of the request on this replica would find our claim
+        unanswered with nobody working on it, take it over and answer a second time."""
+        if not self._first_settle():
             return
         try:
-            mark_answered(self.db, self.kind, self.slack_id, team_id=self.team_id)
+            if self.db is not None:
+                mark_answered(self.db, self.kind, self.slack_id, team_id=self.team_id)
         except SQLAlchemyError as exc:
             database_trouble(exc, "recording an answer")
+        finally:
+            self._release()
 
     def unanswered(self) -> None:
         """The answer was lost: a retry of this request may take it over right away."""
-        self._settle()
+        if self._first_settle():
+            self._release()
 
 
 class NoReceipt(Receipt):
