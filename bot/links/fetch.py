@@ -23,6 +23,7 @@ import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.importers.errors import RecordError
 from bot.importers.hf import hf_entry_to_record
@@ -80,9 +81,14 @@ def from_library(services: Services, arxiv_id: str) -> Paper | None:
 
 
 def store(services: Services, record: PaperRecord) -> Paper | None:
-    """Upsert a fetched paper and refresh the search index, so it is found at once."""
-    with services.db.session() as s:
-        upsert_papers(s, [record])
+    """Upsert a fetched paper and refresh the search index, so it is found at once. Two
+    messages sharing the same new paper at once both fetch it; the slower insert then hits
+    the unique arXiv id and takes the stored row instead."""
+    try:
+        with services.db.session() as s:
+            upsert_papers(s, [record])
+    except IntegrityError:
+        log.info("arXiv %s was stored meanwhile by another request", record.arxiv_id)
     services.search.refresh()
     return from_library(services, record.arxiv_id or "")
 

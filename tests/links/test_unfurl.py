@@ -299,3 +299,16 @@ def test_a_retried_link_shared_event_is_unfurled_once(
     time.sleep(0.5)
     assert len(fake_slack.calls_to("chat.unfurl")) == 1
     assert len(fake_hf.requests) == 1
+
+
+def test_the_same_new_paper_shared_twice_at_once_is_stored_once_and_unfurled_twice(
+    paperbot: Running, fake_slack: FakeSlack, fake_hf: FakeHF
+) -> None:
+    fake_hf.set_paper("2502.09999", hf_entry("2502.09999", "Koala Caching")["paper"])
+    url = "https://huggingface.co/papers/2502.09999"
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: _share(paperbot, [url]), range(4)))
+    calls = _unfurls(fake_slack, 4)
+    assert all("Koala Caching" in _card_text(c["unfurls"][url]) for c in calls)
+    with paperbot.services.db.session() as s:
+        assert len(s.scalars(select(Paper).where(Paper.arxiv_id == "2502.09999")).all()) == 1
