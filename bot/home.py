@@ -15,6 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import feedback
 from storage import feedback as store
 from storage.digest import channel_subscriptions, get_personal
@@ -91,13 +93,9 @@ def gather(services: Services, team_id: str, user_id: str,
             data.personal = Digest(mine.channel_id, mine.topic, mine.post_time, mine.tz)
     try:
         page = feedback.recommend_page(services, team_id, user_id, "", offset=0, limit=limit)
-    except ImportError:  # no recommender in this build
-        page = None
-    except Exception as exc:  # a recommender bug must not blank the whole Home tab
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if isinstance(exc, SQLAlchemyError):
-            raise
+    except SQLAlchemyError:
+        raise
+    except Exception:  # a recommender bug must not blank the whole Home tab
         log.exception("recommendations for the App Home failed")
         data.recommend_failed = True
         page = None
