@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 LIBRARY_MORE_ACTION = "team_library_more"
 EXPORT_FILENAME = "paperbot-library.bib"
+MISSING_SCOPE_HINT = ("PaperBot needs Slack's `files:write` permission to send files; "
+                      "an admin needs to reinstall PaperBot.")
 _USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
 
@@ -177,8 +179,10 @@ def answer_export(services: Services, client: WebClient, respond: Respond, where
     except (SlackApiError, SlackClientError, OSError) as exc:
         failure = describe(exc) if isinstance(exc, SlackApiError) else describe(OSError())
         log.warning("export upload failed: %s", failure.code)
+        # files:write is new with export: a workspace installed before it lacks the scope.
+        hint = MISSING_SCOPE_HINT if failure.code == "missing_scope" else failure.hint
         return respond_safely(respond, response_type="ephemeral", **error_message(
-            f"I could not send you the file: {failure.hint}"))
+            f"I could not send you the file: {hint}"))
     return tell(f"Sent you {count}{about} as BibTeX (`{EXPORT_FILENAME}`) in our DM.",
                 "Export sent")
 

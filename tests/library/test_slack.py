@@ -134,3 +134,28 @@ def test_export_sends_the_matching_papers_as_bibtex_in_a_dm(
     empty = command(paperbot, fake_slack, "export", "e3", team=OTHER_TEAM)
     assert "Nothing to export" in " ".join(texts(empty))
     assert len(fake_slack.uploads) == 2
+
+
+def test_export_failures_are_told_and_upload_nothing(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("U0ALICE")
+    pid = paper_ids(command(paperbot, fake_slack, "diffusion", "q"))[0]
+    with paperbot.services.db.session() as s:
+        lib.record_save(s, TEAM_ID, pid, user_id="U0ALICE", channel_id="C0GENERAL", at=T0)
+
+    # A workspace installed before export lacks files:write.
+    fake_slack.fail("files.getUploadURLExternal", "missing_scope")
+    told = " ".join(texts(command(paperbot, fake_slack, "export", "f1")))
+    assert "could not send you the file" in told and "files:write" in told
+    # A user Slack will not open a DM with.
+    told = " ".join(texts(command(paperbot, fake_slack, "export", "f2", user="U0NOBODY")))
+    assert "could not send you the file" in told
+    # Words that cannot be searched get the search's own advice.
+    told = " ".join(texts(command(paperbot, fake_slack, "export the of", "f3")))
+    assert "common words" in told
+    assert fake_slack.shared_files() == []
+
+    ok = " ".join(texts(command(paperbot, fake_slack, "export", "f4")))
+    assert "Sent you 1 paper " in ok
+    assert len(fake_slack.shared_files("DU0ALICE")) == 1
