@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sqlalchemy import select
 
 from bot.search.engine import query_tokens
@@ -59,8 +60,10 @@ def _ranked(services: Services, words: str, among: list[int] | None) -> list[int
         if (tid := index.vocab.get(t)) is not None and tid < len(snap.df)
     }
     ids, scores, _ = index.match_terms(weights)
-    score = {int(i): float(s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)
-             if s > 0}
+    keep = scores > 0
+    if among is not None:  # narrow in numpy first: a common word matches much of a corpus
+        keep &= np.isin(ids, np.asarray(among, dtype=ids.dtype))
+    score = dict(zip(ids[keep].tolist(), scores[keep].tolist(), strict=True))
     if among is None:
         return sorted(score, key=lambda pid: (-score[pid], pid))
     position = {pid: n for n, pid in enumerate(among)}
