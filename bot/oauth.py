@@ -64,6 +64,7 @@ SCOPES = (
     "im:history",
     "links:read",
     "links:write",
+    "files:write",
 )
 STATE_SECONDS = 600  # how long an install link stays usable (Bolt's default)
 ROTATE_BEFORE_MINUTES = 120  # refresh a rotating token this long before it expires
