@@ -57,12 +57,16 @@ _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
 
 
 def provenance(entry: LibraryEntry | None) -> str | None:
-    """"Shared by @who in #where · 2026-11-01" (the date links to the message), or
-    "Saved by …": our own mrkdwn, ids only (Slack renders names for whoever reads it)."""
+    """"Shared by @who in #where · 2026-11-01" (the date links to the message): our own
+    mrkdwn, ids only (Slack renders names for whoever reads it). A paper that joined by a
+    Save says only "Saved by a teammate · date": a share was a message everyone saw, but a
+    user's saves are never shown to another user (issue 10's privacy rule)."""
     if entry is None:
         return None
-    verb = "Shared" if entry.how == "link" else "Saved"
     day = entry.at.astimezone(UTC).date().isoformat()
+    if entry.how != "link":
+        return f"Saved by a teammate · {day}"
+    verb = "Shared"
     url = link_url(entry.permalink)
     when = f"<{url}|{day}>" if url else day
     who = f"<@{entry.user_id}>" if _USER.match(entry.user_id) else "someone"

@@ -156,13 +156,14 @@ def test_opening_home_publishes_my_saves_picks_and_my_channels_digests(
     assert len(fake_slack.calls_to("views.publish")) == 1
     assert fake_slack.calls_to("views.publish")[0].params["user_id"] == ALICE
 
-    # the team library (a save joins it) shows Bob's paper to Alice with who brought it
+    # the team library (a save joins it) shows Bob's paper to Alice, not who saved it,
     # in, as /papers library does, but in Alice's own state: not saved by her
     library = parts["Latest in the team library"]
     assert set(ids_in(library)) == {mine, bobs}
     assert first_button({"blocks": library}, bobs) == "Save"
     assert first_button({"blocks": library}, mine) == "Saved ✓"
-    assert any(f"Saved by <@{BOB}>" in t for b in library for t in texts(b))
+    assert any("Saved by a teammate" in t for b in library for t in texts(b))
+    assert not any(BOB in t for b in library for t in texts(b))  # saves stay private
 
     # Bob's own Home shows his save and none of Alice's, and no digest of channels he is
     # not in (the fake says he is in none)
