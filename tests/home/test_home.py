@@ -157,7 +157,7 @@ def test_opening_home_publishes_my_saves_picks_and_my_channels_digests(
     assert fake_slack.calls_to("views.publish")[0].params["user_id"] == ALICE
 
     # the team library (a save joins it) shows Bob's paper to Alice, not who saved it,
-    # in, as /papers library does, but in Alice's own state: not saved by her
+    # as /papers library does, in Alice's own state: not saved by her
     library = parts["Latest in the team library"]
     assert set(ids_in(library)) == {mine, bobs}
     assert first_button({"blocks": library}, bobs) == "Save"
