@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape, quoteattr
+
+from tests.fakes.local_http import LocalGetServer
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE feed [
@@ -93,47 +94,13 @@ class Request:
     at: float = field(default_factory=time.monotonic)
 
 
-class FakeArxiv:
+class FakeArxiv(LocalGetServer):
     def __init__(self) -> None:
         self.papers: dict[str, ArxivPaper] = {}
         self.requests: list[Request] = []
         self.mode = "ok"
         self.hang_seconds = 2.0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> FakeArxiv:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> FakeArxiv:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def api_url(self) -> str:
-        assert self._server, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
 
     def set_paper(self, paper: ArxivPaper) -> None:
         with self._lock:

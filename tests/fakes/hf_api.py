@@ -15,9 +15,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.local_http import LocalGetServer
 
 
 def hf_entry(
@@ -67,7 +69,7 @@ class Request:
     at: float = field(default_factory=time.time)
 
 
-class FakeHF:
+class FakeHF(LocalGetServer):
     def __init__(self) -> None:
         self.days: dict[str, list[Any]] = {}
         self.papers: dict[str, Any] = {}
@@ -76,41 +78,6 @@ class FakeHF:
         self.slow_seconds = 2.0
         self._fail_next = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # --- lifecycle ------------------------------------------------------------------
-    def start(self) -> FakeHF:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> FakeHF:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def api_url(self) -> str:
-        assert self._server, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
 
     # --- set-up -----------------------------------------------------------------------
     def set_day(self, day: date | str, entries: list[Any]) -> None:
