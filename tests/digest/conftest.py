@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from bot.digest.poster import SlackPoster
 from bot.digest.settings import Settings
 from bot.services import Services
 from bot.slack_api import make_client
+from storage import digest as repo
 from tests.fakes.hf_api import FakeHF, hf_entry
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 
@@ -135,3 +136,27 @@ def assert_exactly_once(slack: FakeSlack, channel: str) -> list[int]:
     dupes = [p for p, n in Counter(papers).items() if n > 1]
     assert not dupes, f"papers posted more than once in {channel}: {dupes}"
     return papers
+
+
+def arxiv(entries: list[dict]) -> list[str]:
+    return [e["paper"]["id"] for e in entries]
+
+
+def ids_of(services: Services, arxiv_ids: list[str]) -> list[int]:
+    """Our paper ids for arXiv ids, in the same order."""
+    with services.db.session() as s:
+        found = repo.paper_ids_by_arxiv(s, arxiv_ids)
+    return [found[a] for a in arxiv_ids]
+
+
+def shown_order(parent: dict) -> list[str]:
+    """arXiv ids of the day message's papers, in the order shown."""
+    return [
+        b["text"]["text"].split("huggingface.co/papers/")[1].split("|")[0]
+        for b in parent["blocks"]
+        if b["type"] == "section"
+    ]
+
+
+def tomorrow() -> datetime:
+    return datetime.now(UTC) + timedelta(days=1)

@@ -4,7 +4,7 @@ cross channels or workspaces."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -14,37 +14,22 @@ from bot.digest.learn import blend
 from bot.digest.poster import SlackPoster
 from bot.digest.settings import Settings
 from bot.services import Services
-from storage import digest as repo
 from storage import feedback
 from storage.models import DigestRun
-from tests.digest.conftest import assert_exactly_once, day_entries, digest_of, subscribe
+from tests.digest.conftest import (
+    arxiv,
+    assert_exactly_once,
+    day_entries,
+    digest_of,
+    ids_of,
+    shown_order,
+    subscribe,
+    tomorrow,
+)
 from tests.fakes.hf_api import FakeHF
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 
 OTHER_TEAM = "T0002"
-
-
-def arxiv(entries: list[dict]) -> list[str]:
-    return [e["paper"]["id"] for e in entries]
-
-
-def ids_of(services: Services, arxiv_ids: list[str]) -> list[int]:
-    with services.db.session() as s:
-        found = repo.paper_ids_by_arxiv(s, arxiv_ids)
-    return [found[a] for a in arxiv_ids]
-
-
-def shown_order(parent: dict) -> list[str]:
-    """arXiv ids of the day message's papers, in the order shown."""
-    out = []
-    for b in parent["blocks"]:
-        if b["type"] == "section":
-            out.append(b["text"]["text"].split("huggingface.co/papers/")[1].split("|")[0])
-    return out
-
-
-def tomorrow() -> datetime:
-    return datetime.now(UTC) + timedelta(days=1)
 
 
 def save(services: Services, channel: str, paper_ids: list[int], team: str = TEAM_ID) -> None:

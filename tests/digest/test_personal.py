@@ -28,12 +28,16 @@ from storage.models import DigestRun, Subscription
 from tests.conftest import PAPERBOT
 from tests.digest.conftest import (
     LEASE,
+    arxiv,
     assert_exactly_once,
     day_entries,
     digest_of,
     digest_poster,
     env_for,
+    ids_of,
+    shown_order,
     subscribe,
+    tomorrow,
 )
 from tests.digest.test_cycle import Crash, CrashingPoster
 from tests.fakes.hf_api import FakeHF
@@ -41,28 +45,6 @@ from tests.fakes.slack_api import TEAM_ID, FakeSlack
 
 ALICE_DM = "DU0ALICE"  # the fake's conversations.open: "D" + the user id
 BOB_DM = "DU0BOB"
-
-
-def arxiv(entries: list[dict]) -> list[str]:
-    return [e["paper"]["id"] for e in entries]
-
-
-def ids_of(services: Services, arxiv_ids: list[str]) -> list[int]:
-    with services.db.session() as s:
-        found = repo.paper_ids_by_arxiv(s, arxiv_ids)
-    return [found[a] for a in arxiv_ids]
-
-
-def shown_order(parent: dict) -> list[str]:
-    return [
-        b["text"]["text"].split("huggingface.co/papers/")[1].split("|")[0]
-        for b in parent["blocks"]
-        if b["type"] == "section"
-    ]
-
-
-def tomorrow() -> datetime:
-    return datetime.now(UTC) + timedelta(days=1)
 
 
 def liked_library(
