@@ -66,6 +66,30 @@ def slash_command(
     return urlencode(fields).encode(), FORM
 
 
+def event_callback(
+    event: dict[str, Any], *, team_id: str = TEAM_ID, event_id: str | None = None
+) -> tuple[bytes, str, dict[str, Any]]:
+    """The Events API envelope Slack wraps every event in (body, type, body)."""
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "context_enterprise_id": None,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{_next():010d}",
+        "event_time": int(float(event.get("event_ts") or time.time())),
+        "authorizations": [{
+            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
+            "is_bot": True, "is_enterprise_install": False,
+        }],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{event['type']}-{_next()}",
+    }
+    return json.dumps(body).encode(), JSON, body
+
+
 def app_mention(
     text: str,
     *,
@@ -95,24 +119,7 @@ def app_mention(
     if thread_ts:
         event["thread_ts"] = thread_ts
         event["parent_user_id"] = user
-    body = {
-        "token": VERIFICATION_TOKEN,
-        "team_id": TEAM_ID,
-        "context_team_id": TEAM_ID,
-        "context_enterprise_id": None,
-        "api_app_id": API_APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{_next():010d}",
-        "event_time": int(float(ts)),
-        "authorizations": [{
-            "enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
-        "is_ext_shared_channel": False,
-        "event_context": f"4-eyJldCI6ImFwcF9tZW50aW9uIn0-{_next()}",
-    }
-    return json.dumps(body).encode(), JSON, body
+    return event_callback(event, team_id=TEAM_ID, event_id=event_id)
 
 
 def find_button(
@@ -234,24 +241,7 @@ def reaction(
         "item": {"type": "message", "channel": channel, "ts": ts},
         "event_ts": event_ts,
     }
-    body = {
-        "token": VERIFICATION_TOKEN,
-        "team_id": team_id,
-        "context_team_id": team_id,
-        "context_enterprise_id": None,
-        "api_app_id": API_APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{_next():010d}",
-        "event_time": int(float(event_ts)),
-        "authorizations": [{
-            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
-        "is_ext_shared_channel": False,
-        "event_context": f"4-eyJldCI6InJlYWN0aW9uIn0-{_next()}",
-    }
-    return json.dumps(body).encode(), JSON, body
+    return event_callback(event, team_id=team_id, event_id=event_id)
 
 
 @dataclass
@@ -328,23 +318,7 @@ def app_home_opened(
     }
     if view is not None:
         event["view"] = view
-    body = {
-        "token": VERIFICATION_TOKEN,
-        "team_id": team_id,
-        "context_team_id": team_id,
-        "context_enterprise_id": None,
-        "api_app_id": API_APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{_next():010d}",
-        "event_time": int(float(event_ts)),
-        "authorizations": [{
-            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
-        "is_ext_shared_channel": False,
-    }
-    return json.dumps(body).encode(), JSON, body
+    return event_callback(event, team_id=team_id, event_id=event_id)
 
 
 def view_block_actions(
@@ -411,21 +385,4 @@ def link_shared(
         "links": [{"domain": urlparse(u).hostname or "", "url": u} for u in urls],
         "event_ts": slack_ts(),
     }
-    body = {
-        "token": VERIFICATION_TOKEN,
-        "team_id": team_id,
-        "context_team_id": team_id,
-        "context_enterprise_id": None,
-        "api_app_id": API_APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{_next():010d}",
-        "event_time": int(time.time()),
-        "authorizations": [{
-            "enterprise_id": None, "team_id": team_id, "user_id": BOT_USER_ID,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
-        "is_ext_shared_channel": False,
-        "event_context": f"4-eyJldCI6Imxpbmtfc2hhcmVkIn0-{_next()}",
-    }
-    return json.dumps(body).encode(), JSON, body
+    return event_callback(event, team_id=team_id, event_id=event_id)
