@@ -273,35 +273,48 @@ def bench_fts5(rows: list, queries: list[str], workdir: Path) -> dict:
 # ----- one size -------------------------------------------------------------------------
 
 
-def bench_size(n: int, n_queries: int, workdir: Path, log: Callable[[str], None]) -> dict:
+def bench_size(
+    n: int, n_queries: int, workdir: Path, log: Callable[[str], None], reuse: bool = False
+) -> dict:
+    """One size. `reuse`: keep a database and saved index left in `workdir` by an earlier
+    run of the same size (no generate/import/build; for repeated latency runs)."""
     from storage.db import Database
     from storage.papers import count_papers, iter_index_rows
 
     res: dict = {"papers_generated": n}
-    t = time.perf_counter()
-    papers = generate(n)
-    res["generate_s"] = time.perf_counter() - t
     db_path = workdir / f"papers-{n}.db"
-    db_path.unlink(missing_ok=True)
     url = f"sqlite:///{db_path}"
+    index_dir = workdir / f"index-{n}"
+    reused = reuse and db_path.exists() and (index_dir / "manifest.json").exists()
     db = Database(url)
-    db.migrate()
-    log(f"[{n:,}] generated in {res['generate_s']:.1f}s; importing via upsert_papers")
-    t = time.perf_counter()
-    import_papers(db, papers)
-    res["import_s"] = time.perf_counter() - t
-    del papers
+    if reused:
+        res["import_s"] = res["generate_s"] = None
+        log(f"[{n:,}] reusing {db_path} and {index_dir}")
+    else:
+        t = time.perf_counter()
+        papers = generate(n)
+        res["generate_s"] = time.perf_counter() - t
+        db.dispose()
+        db_path.unlink(missing_ok=True)
+        db = Database(url)
+        db.migrate()
+        log(f"[{n:,}] generated in {res['generate_s']:.1f}s; importing via upsert_papers")
+        t = time.perf_counter()
+        import_papers(db, papers)
+        res["import_s"] = time.perf_counter() - t
+        del papers
     with db.session() as session:
         res["papers"] = count_papers(session)
         rows = list(iter_index_rows(session))
     db.dispose()
-    res["import_papers_per_s"] = res["papers"] / res["import_s"]
-    log(f"[{n:,}] imported {res['papers']:,} papers in {res['import_s']:.1f}s; building ours")
-
-    index_dir = workdir / f"index-{n}"
-    for f in index_dir.glob("*"):
-        f.unlink()
-    built = run_child("build", url, index_dir, n_queries)
+    if not reused:
+        res["import_papers_per_s"] = res["papers"] / res["import_s"]
+        log(f"[{n:,}] imported {res['papers']:,} papers in {res['import_s']:.1f}s; building ours")
+        for f in index_dir.glob("*"):
+            f.unlink()
+        built = run_child("build", url, index_dir, n_queries)
+    else:
+        built = dict.fromkeys(("build_s", "save_s", "peak_rss_mb", "index_mb"))
     served = run_child("serve", url, index_dir, n_queries)
     top = served.pop("top")
     res["ours"] = {
@@ -313,7 +326,7 @@ def bench_size(n: int, n_queries: int, workdir: Path, log: Callable[[str], None]
         "restart_s": served["warm_s"],
     }
     log(
-        f"[{n:,}] ours: build {built['build_s']:.1f}s, restart {served['warm_s']:.2f}s, "
+        f"[{n:,}] ours: build {_num(built['build_s'], '.1f')}s, restart {served['warm_s']:.2f}s, "
         f"p50 {served['p50_ms']:.2f}ms p95 {served['p95_ms']:.2f}ms"
     )
 
@@ -356,19 +369,29 @@ def bench_size(n: int, n_queries: int, workdir: Path, log: Callable[[str], None]
     return res
 
 
+def _num(x: float | None, fmt: str) -> str:
+    """A figure, or '-' for one a reused run did not measure."""
+    return "-" if x is None else format(x, fmt)
+
+
 def table(results: dict) -> str:
     lines = []
     for size, r in results.items():
         o = r["ours"]
-        lines.append(
-            f"\n== {int(size):,} papers (imported {r['papers']:,} in {r['import_s']:.1f}s = "
-            f"{r['import_papers_per_s']:,.0f}/s via upsert_papers) =="
-        )
+        if r["import_s"] is None:
+            lines.append(f"\n== {int(size):,} papers ({r['papers']:,}, reused database) ==")
+        else:
+            lines.append(
+                f"\n== {int(size):,} papers (imported {r['papers']:,} in {r['import_s']:.1f}s = "
+                f"{r['import_papers_per_s']:,.0f}/s via upsert_papers) =="
+            )
         lines.append(
             f"{'system':<12}{'build s':>10}{'p50 ms':>10}{'p95 ms':>10}"
             f"{'ours/peer p50':>15}{'p95':>8}"
         )
-        lines.append(f"{'ours':<12}{o['build_s']:>10.1f}{o['p50_ms']:>10.2f}{o['p95_ms']:>10.2f}")
+        lines.append(
+            f"{'ours':<12}{_num(o['build_s'], '.1f'):>10}{o['p50_ms']:>10.2f}{o['p95_ms']:>10.2f}"
+        )
         for peer, label in (("rank_bm25", "rank-bm25"), ("bm25s", "bm25s"), ("fts5", "fts5")):
             p = r[peer]
             mark = "*" if p.get("extrapolated_from") else ""
@@ -379,8 +402,8 @@ def table(results: dict) -> str:
             )
         lines.append(
             f"ours: restart {o['restart_s']:.2f}s (load + verify + catch up), "
-            f"save {o['save_s']:.1f}s, index file {o['index_file_mb']:.0f} MB, "
-            f"build peak RSS {o['build_peak_rss_mb']:.0f} MB, "
+            f"save {_num(o['save_s'], '.1f')}s, index file {_num(o['index_file_mb'], '.0f')} MB, "
+            f"build peak RSS {_num(o['build_peak_rss_mb'], '.0f')} MB, "
             f"serving RSS {o['rss_after_load_mb']:.0f} MB (peak {o['peak_rss_mb']:.0f} MB)"
         )
         lines.append(
@@ -420,6 +443,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--smoke", action="store_true", help="2k papers, 50 queries (CI)")
     ap.add_argument("--workdir", type=Path, help="keep databases and indexes here")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: reuse its database and saved index (latency runs only)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -438,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
-            results[str(n)] = bench_size(n, n_queries, workdir, log)
+            results[str(n)] = bench_size(n, n_queries, workdir, log, reuse=args.reuse)
     print(table(results))
     when = stamp()
     name = "smoke.json" if args.smoke else f"search_bench-{'_'.join(map(str, sizes))}-{when}.json"
