@@ -123,6 +123,12 @@ def our_ranker(papers: Sequence[dict], workdir: Path) -> tuple[Ranker, Callable[
 
     def rank(query: str) -> list[str]:
         try:
+            return [id_title[h.paper_id] for h in engine.ranked(query, limit=10).hits]
+        except QueryError:
+            return []
+
+    def first_stage(query: str) -> list[str]:
+        try:
             return [id_title[h.paper_id] for h in engine.search(query, limit=10).hits]
         except QueryError:
             return []
@@ -131,7 +137,7 @@ def our_ranker(papers: Sequence[dict], workdir: Path) -> tuple[Ranker, Callable[
         engine.close()
         db.dispose()
 
-    return rank, close
+    return rank, first_stage, close
 
 
 # ----- runs ------------------------------------------------------------------------------
@@ -234,10 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.known = min(args.known, 20)
     when = stamp()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        ours, close = our_ranker(papers, Path(tmp))
+        ours, first_stage, close = our_ranker(papers, Path(tmp))
         try:
             rankers = {
                 "ours": ours,
+                "ours, BM25 only": first_stage,
                 "bm25-tok": bm25_ranker(papers, DEFAULT_TOKENIZER.tokenize),
                 "bm25-ws": bm25_ranker(papers, ws_tokens),
             }

@@ -331,6 +331,17 @@ def get_paper(session: Session, paper_id: int) -> Paper | None:
     return session.get(Paper, paper_id)
 
 
+def paper_texts(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """{id: (title, abstract)} of the papers asked for (the search's second stage reads
+    only these columns, not whole rows)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(list(ids)))
+    )
+    return {pid: (title, abstract or "") for pid, title, abstract in rows}
+
+
 def count_papers(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Paper)) or 0
 

@@ -31,11 +31,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.search import persist
+from bot.search import persist, rerank
+from bot.search.acronyms import AcronymTable, definitions
 from bot.search.documents import TITLE_WEIGHT, paper_tokens, row_doc
 from bot.search.index import BM25Index, prewarm
 from bot.search.limits import MAX_LIMIT, MAX_QUERY_CHARS
 from bot.search.persist import StaleIndex
+from bot.search.segments import Doc
 from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
 from storage import papers
 from storage.db import Database
@@ -77,6 +79,16 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Explained:
+    """Why a paper ranked where it did (`paperbot search --explain`)."""
+
+    paper_id: int
+    first_stage_rank: int  # 1-based rank by BM25 alone
+    bm25: float
+    features: rerank.Features
+
+
+@dataclass(frozen=True)
 class SearchPage:
     query: str
     terms: tuple[str, ...]  # distinct query tokens, for highlighting (see tokenizer.token_spans)
@@ -84,6 +96,8 @@ class SearchPage:
     total: int  # documents with score > 0 that match the filters
     offset: int
     limit: int
+    expanded: tuple[str, ...] = ()  # acronyms the query was widened with ("rlhf = …")
+    explained: tuple[Explained, ...] = ()  # per hit, when asked for
 
 
 def query_tokens(query: str, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> list[str]:
@@ -160,6 +174,7 @@ class SearchEngine:
         self._build_workers = build_workers
         self._lock = threading.RLock()  # held while building or applying changes
         self._index: BM25Index | None = None
+        self._acronyms = AcronymTable()
         self._last_rev = 0
         self._instance_id: str | None = None
         self._unsaved = 0  # papers applied since the index was last saved
@@ -192,12 +207,7 @@ class SearchEngine:
         Ranks against the current snapshot: never waits for a catch-up (the background
         refresher applies other processes' writes)."""
         tokens = query_tokens(query, self._tokenizer)
-        if not 1 <= limit <= MAX_LIMIT:
-            raise QueryError(f"Ask for between 1 and {MAX_LIMIT} results at a time.")
-        if offset < 0:
-            raise QueryError("The page offset cannot be negative.")
-        if since and until and since > until:
-            raise QueryError(f"The start date {since} is after the end date {until}.")
+        self._check_page(limit, offset, since, until)
         index = self._ready()
         total, ids, scores = index.top(
             tokens, offset + limit, since=since, until=until, source=source
@@ -214,6 +224,72 @@ class SearchEngine:
             offset=offset,
             limit=limit,
         )
+
+    def ranked(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        explain: bool = False,
+    ) -> SearchPage:
+        """What people see: BM25's top rerank.DEPTH (query widened with learned acronyms),
+        re-ordered by the second stage (see `rerank`), then paged. `search` is the first
+        stage alone."""
+        tokens = query_tokens(query, self._tokenizer)
+        self._check_page(limit, offset, since, until)
+        index = self._ready()
+        snap, vocab = index.snapshot, index.vocab
+
+        def idf(term: str) -> float:
+            tid = vocab.get(term)
+            return 0.0 if tid is None else snap.idf(tid)
+
+        plan = rerank.plan_query(tokens, self._acronyms, idf)
+        depth = max(rerank.DEPTH, offset + limit)
+        total, ids, scores = index.top(
+            list(plan.first_stage), depth, since=since, until=until, source=source
+        )
+        candidates = list(zip(ids.tolist(), scores.tolist(), strict=True))
+        with self._db.session() as s:
+            rows = papers.paper_texts(s, [pid for pid, _ in candidates])
+        tok = self._tokenizer.tokenize
+        texts = {pid: (tok(title), tok(abstract)) for pid, (title, abstract) in rows.items()}
+        order = rerank.rerank(plan, [pid for pid, _ in candidates], texts, snap.avgdl)
+        order = order[offset : offset + limit]
+        explained: tuple[Explained, ...] = ()
+        if explain:
+            first = {pid: (i + 1, s) for i, (pid, s) in enumerate(candidates)}
+            explained = tuple(
+                Explained(pid, first[pid][0], first[pid][1], f) for pid, _, f in order
+            )
+        return SearchPage(
+            query=" ".join(query.split()),
+            terms=plan.terms,
+            hits=tuple(Hit(pid, score) for pid, score, _ in order),
+            total=total,
+            offset=offset,
+            limit=limit,
+            expanded=plan.expanded,
+            explained=explained,
+        )
+
+    @staticmethod
+    def _check_page(limit: int, offset: int, since: date | None, until: date | None) -> None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"Ask for between 1 and {MAX_LIMIT} results at a time.")
+        if offset < 0:
+            raise QueryError("The page offset cannot be negative.")
+        if since and until and since > until:
+            raise QueryError(f"The start date {since} is after the end date {until}.")
+
+    @property
+    def acronyms(self) -> AcronymTable:
+        """Acronym definitions learned from the indexed papers."""
+        return self._acronyms
 
     def refresh(self) -> int:
         """Apply papers changed in the database since the last look, now; returns how many
@@ -236,6 +312,9 @@ class SearchEngine:
             index = self._ready()
             state, rev, unsaved = index.state(), self._last_rev, self._unsaved
         with self._save_lock:
+            # Acronyms first: a reader that sees the new manifest finds them at least as new.
+            self._index_dir.mkdir(parents=True, exist_ok=True)
+            self._acronyms.save(self._index_dir, self._tokenizer.version)
             persist.save(
                 state,
                 self._index_dir,
@@ -389,6 +468,10 @@ class SearchEngine:
             title_weight=TITLE_WEIGHT,
             tokenizer_version=self._tokenizer.version,
         )
+        try:
+            acronyms = AcronymTable.load(self._index_dir, self._tokenizer.version)
+        except ValueError as exc:
+            raise StaleIndex(str(exc)) from None
         with self._db.session() as s:
             db_rev, count_before = papers.max_rev(s), papers.count_papers(s)
         if manifest.rev > db_rev:
@@ -399,6 +482,7 @@ class SearchEngine:
                 "(rebuilding beats catching up)"
             )
         self._index, self._last_rev, self._unsaved = index, manifest.rev, 0
+        self._acronyms = acronyms
         self._saved_rev = manifest.rev
         try:
             n = self._catch_up()
@@ -413,6 +497,7 @@ class SearchEngine:
                     raise StaleIndex(f"holds {len(index)} papers, the database {count_after}")
         except BaseException:
             self._index, self._last_rev, self._unsaved, self._saved_rev = None, 0, 0, None
+            self._acronyms = AcronymTable()
             raise
         prewarm(index)
         log.info(
@@ -452,6 +537,7 @@ class SearchEngine:
     def _build(self) -> int:
         started = time.perf_counter()
         index = BM25Index()
+        acronyms = AcronymTable()
         n_workers = min(
             BUILD_WORKERS if self._build_workers is None else self._build_workers,
             os.cpu_count() or 1,
@@ -465,16 +551,30 @@ class SearchEngine:
             rev = papers.max_rev(s)
             n = None
             if n_workers > 1 and papers.count_papers(s) >= threshold:
-                n = self._build_in_workers(index, papers.iter_index_rows(s, 0), n_workers)
+                n = self._build_in_workers(
+                    index, acronyms, papers.iter_index_rows(s, 0), n_workers
+                )
             if n is None:
-                n = index.build(row_doc(r, self._tokenizer) for r in papers.iter_index_rows(s, 0))
-        self._index, self._last_rev = index, rev
+                acronyms = AcronymTable()
+                n = index.build(
+                    self._learned_doc(r, acronyms) for r in papers.iter_index_rows(s, 0)
+                )
+        self._index, self._last_rev, self._acronyms = index, rev, acronyms
         self._unsaved = n
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
 
+    def _learned_doc(self, row: papers.IndexRow, acronyms: AcronymTable) -> Doc:
+        """The row's index document; its acronym definitions go into `acronyms`."""
+        acronyms.add(definitions(f"{row.title}. {row.abstract}", self._tokenizer))
+        return row_doc(row, self._tokenizer)
+
     def _build_in_workers(
-        self, index: BM25Index, rows: Iterable[papers.IndexRow], n_workers: int
+        self,
+        index: BM25Index,
+        acronyms: AcronymTable,
+        rows: Iterable[papers.IndexRow],
+        n_workers: int,
     ) -> int | None:
         """Build with tokenizing in worker processes; None if they could not run.
 
@@ -491,7 +591,9 @@ class SearchEngine:
 
         try:
             with workers.pool(n_workers, self._tokenizer) as pool:
-                return index.build_encoded(workers.encoded_in_workers(rows, pool, n_workers))
+                return index.build_encoded(
+                    workers.encoded_in_workers(rows, pool, n_workers, acronyms)
+                )
         except (BrokenProcessPool, OSError) as exc:
             log.warning(
                 "building the search index in worker processes failed (%s); "
@@ -508,7 +610,7 @@ class SearchEngine:
                 rows = list(papers.iter_index_rows(s, self._last_rev))
         if not rows:
             return 0
-        n = self._index.apply(row_doc(r, self._tokenizer) for r in rows)
+        n = self._index.apply(self._learned_doc(r, self._acronyms) for r in rows)
         self._last_rev = max(self._last_rev, *(r.rev for r in rows))
         if n:
             self._prewarm_in_background()  # common words' cached scores depend on N and avgdl

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date
 
 from bot.search import segments
+from bot.search.acronyms import AcronymTable, Pair, definitions
 from bot.search.documents import paper_tokens
 from bot.search.segments import Doc, Encoded, encode
 from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
@@ -72,9 +73,11 @@ def _init_worker(parent_pid: int, tokenizer: Tokenizer) -> None:
     _tokenizer = tokenizer
 
 
-def encode_rows(rows: list[Row]) -> Encoded:
-    """Worker side of a parallel build: tokenize and encode a batch of papers."""
-    return encode([Doc(i, paper_tokens(t, a, _tokenizer), p, src) for i, t, a, p, src in rows])
+def encode_rows(rows: list[Row]) -> tuple[Encoded, list[Pair]]:
+    """Worker side of a parallel build: tokenize and encode a batch of papers, and find
+    their acronym definitions (one entry per paper and pair)."""
+    pairs = [d for _, t, a, _, _ in rows for d in definitions(f"{t}. {a}", _tokenizer)]
+    return encode([Doc(i, paper_tokens(t, a, _tokenizer), p, src) for i, t, a, p, src in rows]), pairs
 
 
 def pool(workers: int, tokenizer: Tokenizer) -> ProcessPoolExecutor:
@@ -88,10 +91,11 @@ def pool(workers: int, tokenizer: Tokenizer) -> ProcessPoolExecutor:
 
 
 def encoded_in_workers(
-    rows: Iterable[IndexRow], executor: ProcessPoolExecutor, workers: int
+    rows: Iterable[IndexRow], executor: ProcessPoolExecutor, workers: int, acronyms: AcronymTable
 ) -> Iterator[Encoded]:
-    """Batches of `rows` encoded by the pool, in order; a few batches in flight at most."""
-    pending: deque[Future[Encoded]] = deque()
+    """Batches of `rows` encoded by the pool, in order; a few batches in flight at most.
+    The batches' acronym definitions are counted into `acronyms`."""
+    pending: deque[Future[tuple[Encoded, list[Pair]]]] = deque()
     it = iter(rows)
     while batch := [
         (r.id, r.title, r.abstract, r.published, r.source)
@@ -100,6 +104,10 @@ def encoded_in_workers(
         pending.append(executor.submit(encode_rows, batch))
         del batch
         if len(pending) > workers:
-            yield pending.popleft().result()
+            encoded, pairs = pending.popleft().result()
+            acronyms.add(pairs)
+            yield encoded
     while pending:
-        yield pending.popleft().result()
+        encoded, pairs = pending.popleft().result()
+        acronyms.add(pairs)
+        yield encoded
