@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             rankers = {
                 "ours": ours,
-                "ours, BM25 only": first_stage,
+                "ours-stage1": first_stage,
                 "bm25-tok": bm25_ranker(papers, DEFAULT_TOKENIZER.tokenize),
                 "bm25-ws": bm25_ranker(papers, ws_tokens),
             }

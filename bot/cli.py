@@ -84,16 +84,30 @@ def _no_results_message(services: Services, query: str, args: argparse.Namespace
 
 def cmd_search(services: Services, args: argparse.Namespace) -> int:
     import json
+    from dataclasses import asdict
 
     from bot.search.engine import QueryError
 
     query = " ".join(args.query)
     try:
         found = services.find(
-            query, limit=args.limit, since=args.since, until=args.until, source=args.source
+            query,
+            limit=args.limit,
+            since=args.since,
+            until=args.until,
+            source=args.source,
+            explain=args.explain,
         )
     except QueryError as exc:
         raise UsageError(str(exc)) from None
+    why = {
+        e.paper_id: {
+            "bm25_rank": e.first_stage_rank,
+            "bm25_score": round(e.bm25, 6),
+            **{k: round(v, 4) for k, v in asdict(e.features).items()},
+        }
+        for e in found.page.explained
+    }
     if args.json:
         rows = [
             {
@@ -108,6 +122,7 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
                 "published": p.published.isoformat() if p.published else None,
                 "upvotes": p.upvotes,
                 "source": p.source,
+                **({"explain": why[p.id]} if p.id in why else {}),
             }
             for rank, (p, score) in enumerate(found.papers, 1)
         ]
@@ -116,10 +131,20 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
     if not found.papers:
         print(_no_results_message(services, query, args))
         return 0
+    if args.explain and found.page.expanded:
+        print("acronyms: " + "; ".join(found.page.expanded))
     for rank, (p, score) in enumerate(found.papers, 1):
         when = p.published.isoformat() if p.published else "—"
         print(f"{rank:>3}  {score:7.3f}  {p.title}")
         print(f"     {when}  {p.link}")
+        if p.id in why:
+            w = why[p.id]
+            print(
+                f"     why: BM25 rank {w['bm25_rank']} (score {w['bm25_score']:.2f}); "
+                f"vs the best candidate {w['bm25']:.0%}; mentions {w['coverage']:.0%} of the "
+                f"query, {w['title']:.0%} in the title; {w['proximity']:.0%} of neighbouring "
+                "query words together"
+            )
     shown = len(found.papers)
     if found.page.total > shown:
         print(f"({shown} of {found.page.total} matching papers; use --limit for more)")
@@ -240,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("search", help="rank the stored papers against a query (BM25)")
+    p = sub.add_parser(
+        "search", help="rank the stored papers against a query (BM25, then a second stage)"
+    )
     p.add_argument("query", nargs="+", help="words to search for")
     p.add_argument(
         "--limit", type=_limit, default=10, help=f"how many results, 1-{MAX_LIMIT} (default 10)"
@@ -249,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date, help="only papers published on or before YYYY-MM-DD")
     p.add_argument("--source", help="only papers from this source (sample, hf, arxiv, listing)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument(
+        "--explain", action="store_true",
+        help="show why each paper ranked where it did (BM25 rank, coverage, title, word order)",
+    )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("import", help="import papers from listing, HF JSON(L) or arXiv JSONL files")

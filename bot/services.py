@@ -65,9 +65,18 @@ class Services:
             )
         return services
 
-    def find(self, query: str, *, limit: int = 10, offset: int = 0, **filters: object) -> Found:
-        """Rank papers for `query` and load them; raises search.engine.QueryError on bad input."""
-        page = self.search.search(query, limit=limit, offset=offset, **filters)  # type: ignore[arg-type]
+    def find(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        explain: bool = False,
+        **filters: object,
+    ) -> Found:
+        """Rank papers for `query` (both stages: see SearchEngine.ranked) and load them;
+        raises search.engine.QueryError on bad input."""
+        page = self.search.ranked(query, limit=limit, offset=offset, explain=explain, **filters)  # type: ignore[arg-type]
         with self.db.session() as s:
             papers = get_papers(s, [h.paper_id for h in page.hits])
         scores = {h.paper_id: h.score for h in page.hits}

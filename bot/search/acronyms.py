@@ -34,6 +34,8 @@ _WORD_SPLIT = re.compile(r"\s+")
 _HYPHENS = re.compile("[-\u2010\u2011\u2012]")
 
 Pair = tuple[str, tuple[str, ...]]
+# acronym -> expansions (most used first), and expansion -> its acronym
+_View = tuple[dict[str, list[tuple[str, ...]]], dict[tuple[str, ...], str]]
 
 
 def long_form(short: str, before: str) -> str | None:
@@ -93,7 +95,7 @@ class AcronymTable:
     def __init__(self, counts: dict[Pair, int] | None = None) -> None:
         self._counts: dict[Pair, int] = dict(counts or {})
         self._lock = threading.Lock()
-        self._view: tuple[dict[str, list[tuple[str, ...]]], dict[tuple[str, ...], str]] | None = None
+        self._view: _View | None = None
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -111,7 +113,7 @@ class AcronymTable:
         for text in texts:
             self.add(definitions(text, tokenizer))
 
-    def _views(self) -> tuple[dict[str, list[tuple[str, ...]]], dict[tuple[str, ...], str]]:
+    def _views(self) -> _View:
         view = self._view
         if view is None:
             with self._lock:

@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +67,7 @@ BUILD_WORKERS = 2
 # A saved index missing more new papers than this (and than a quarter of its size) is rebuilt
 # rather than caught up: a catch-up holds all its papers' token lists at once, in one process.
 CATCH_UP_MAX = 100_000
+TEXT_CACHE = 4096  # papers whose tokenized text the second stage keeps (about 40 MB)
 
 
 class QueryError(ValueError):
@@ -175,6 +177,8 @@ class SearchEngine:
         self._lock = threading.RLock()  # held while building or applying changes
         self._index: BM25Index | None = None
         self._acronyms = AcronymTable()
+        self._text_cache: OrderedDict[int, rerank.PaperText] = OrderedDict()
+        self._text_lock = threading.Lock()
         self._last_rev = 0
         self._instance_id: str | None = None
         self._unsaved = 0  # papers applied since the index was last saved
@@ -254,10 +258,7 @@ class SearchEngine:
             list(plan.first_stage), depth, since=since, until=until, source=source
         )
         candidates = list(zip(ids.tolist(), scores.tolist(), strict=True))
-        with self._db.session() as s:
-            rows = papers.paper_texts(s, [pid for pid, _ in candidates])
-        tok = self._tokenizer.tokenize
-        texts = {pid: (tok(title), tok(abstract)) for pid, (title, abstract) in rows.items()}
+        texts = self._texts([pid for pid, _ in candidates])
         order = rerank.rerank(plan, [pid for pid, _ in candidates], texts, snap.avgdl)
         order = order[offset : offset + limit]
         explained: tuple[Explained, ...] = ()
@@ -276,6 +277,41 @@ class SearchEngine:
             expanded=plan.expanded,
             explained=explained,
         )
+
+    def _texts(self, ids: list[int]) -> dict[int, rerank.PaperText]:
+        """The candidates' tokenized titles and abstracts: from the cache, the rest read
+        from the database (two columns) and tokenized once."""
+        cache = self._text_cache
+        found: dict[int, rerank.PaperText] = {}
+        missing = []
+        with self._text_lock:
+            for pid in ids:
+                hit = cache.get(pid)
+                if hit is None:
+                    missing.append(pid)
+                else:
+                    cache.move_to_end(pid)
+                    found[pid] = hit
+        if missing:
+            with self._db.session() as s:
+                rows = papers.paper_texts(s, missing)
+            tok = self._tokenizer.tokenize
+            fresh = {pid: rerank.PaperText.of(tok(t), tok(a)) for pid, (t, a) in rows.items()}
+            found.update(fresh)
+            with self._text_lock:
+                cache.update(fresh)
+                while len(cache) > TEXT_CACHE:
+                    cache.popitem(last=False)
+        return found
+
+    def _forget_texts(self, ids: Iterable[int] | None = None) -> None:
+        """Drop cached texts of changed papers (all of them when `ids` is None)."""
+        with self._text_lock:
+            if ids is None:
+                self._text_cache.clear()
+            else:
+                for pid in ids:
+                    self._text_cache.pop(pid, None)
 
     @staticmethod
     def _check_page(limit: int, offset: int, since: date | None, until: date | None) -> None:
@@ -471,7 +507,11 @@ class SearchEngine:
         try:
             acronyms = AcronymTable.load(self._index_dir, self._tokenizer.version)
         except ValueError as exc:
-            raise StaleIndex(str(exc)) from None
+            # An index saved before acronyms were learned: still exact BM25, so keep it (a
+            # rebuild of a big library takes minutes); queries go without acronyms until
+            # the next rebuild, and new papers' definitions are learned as they arrive.
+            log.info("search index in %s has no acronyms (%s)", self._index_dir, exc)
+            acronyms = AcronymTable()
         with self._db.session() as s:
             db_rev, count_before = papers.max_rev(s), papers.count_papers(s)
         if manifest.rev > db_rev:
@@ -551,15 +591,14 @@ class SearchEngine:
             rev = papers.max_rev(s)
             n = None
             if n_workers > 1 and papers.count_papers(s) >= threshold:
-                n = self._build_in_workers(
-                    index, acronyms, papers.iter_index_rows(s, 0), n_workers
-                )
+                n = self._build_in_workers(index, acronyms, papers.iter_index_rows(s, 0), n_workers)
             if n is None:
                 acronyms = AcronymTable()
                 n = index.build(
                     self._learned_doc(r, acronyms) for r in papers.iter_index_rows(s, 0)
                 )
         self._index, self._last_rev, self._acronyms = index, rev, acronyms
+        self._forget_texts()
         self._unsaved = n
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
@@ -611,6 +650,7 @@ class SearchEngine:
         if not rows:
             return 0
         n = self._index.apply(self._learned_doc(r, self._acronyms) for r in rows)
+        self._forget_texts(r.id for r in rows)
         self._last_rev = max(self._last_rev, *(r.rev for r in rows))
         if n:
             self._prewarm_in_background()  # common words' cached scores depend on N and avgdl

@@ -21,14 +21,15 @@ benchmarks/README.md, "Relevance") and are plain constants, so the order is repr
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.search.acronyms import AcronymTable
 from bot.search.documents import TITLE_WEIGHT
-from bot.search.snapshot import B, K1
+from bot.search.snapshot import K1, B
 
-DEPTH = 200  # first-stage candidates re-ordered
+DEPTH = 100  # first-stage candidates re-ordered (200 ranked the same on the dev queries)
 PROXIMITY_WINDOW = 3  # a neighbour starting within this many tokens counts as next to it
 PHRASE_GAP = 2  # tokens of one expansion may be this far apart (derived tokens in between)
 W_COVERAGE = 0.75
@@ -70,32 +71,66 @@ class Features:
 
     @property
     def score(self) -> float:
-        return self.bm25 + W_COVERAGE * self.coverage + W_TITLE * self.title + W_PROXIMITY * (
-            self.proximity
+        return (
+            self.bm25
+            + W_COVERAGE * self.coverage
+            + W_TITLE * self.title
+            + W_PROXIMITY * (self.proximity)
         )
 
 
-def find_phrase(tokens: Sequence[str], phrase: Phrase, start: int = 0) -> tuple[int, int] | None:
-    """(first, last) positions of `phrase` in `tokens`, each next token at most PHRASE_GAP
-    after the previous one; None if it does not occur."""
-    first = phrase[0]
-    n = len(tokens)
-    i = start
-    while i < n:
-        if tokens[i] == first:
-            pos, ok = i, True
-            for t in phrase[1:]:
-                for j in range(pos + 1, min(pos + 1 + PHRASE_GAP, n)):
-                    if tokens[j] == t:
-                        pos = j
-                        break
-                else:
-                    ok = False
+class Field:
+    """One field of a paper (title or abstract) as term -> positions, built once per paper
+    (the engine caches these), so matching a query costs dictionary lookups, not scans."""
+
+    __slots__ = ("length", "positions")
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.length = len(tokens)
+        positions: dict[str, list[int]] = {}
+        for i, t in enumerate(tokens):
+            positions.setdefault(t, []).append(i)
+        self.positions = positions
+
+    def find(self, phrase: Phrase) -> list[tuple[int, int]]:
+        """(first, last) positions of each occurrence of `phrase`, each next token at most
+        PHRASE_GAP after the previous one (derived tokens may sit in between)."""
+        pos = self.positions
+        starts = pos.get(phrase[0])
+        if not starts or len(phrase) == 1:
+            return [(p, p) for p in starts or ()]
+        rest = []
+        for t in phrase[1:]:
+            at = pos.get(t)
+            if not at:
+                return []
+            rest.append(at)
+        out = []
+        for p in starts:
+            cur = p
+            for at in rest:
+                i = bisect_right(at, cur)
+                if i == len(at) or at[i] > cur + PHRASE_GAP:
                     break
-            if ok:
-                return i, pos
-        i += 1
-    return None
+                cur = at[i]
+            else:
+                out.append((p, cur))
+        return out
+
+
+@dataclass(frozen=True)
+class PaperText:
+    """What the second stage reads of a paper."""
+
+    title: Field
+    abstract: Field
+
+    @classmethod
+    def of(cls, title: Sequence[str], abstract: Sequence[str]) -> PaperText:
+        return cls(Field(title), Field(abstract))
+
+
+EMPTY = PaperText(Field(()), Field(()))
 
 
 def plan_query(
@@ -133,35 +168,29 @@ def plan_query(
     return QueryPlan(tuple(concepts), first, tuple(expanded))
 
 
-def _positions(tokens: Sequence[str], concept: Concept) -> list[tuple[int, int]]:
-    out = []
-    for form in concept.forms:
-        start = 0
-        while (hit := find_phrase(tokens, form, start)) is not None:
-            out.append(hit)
-            start = hit[0] + 1
-    return out
+def _positions(field: Field, concept: Concept) -> list[tuple[int, int]]:
+    return [hit for form in concept.forms for hit in field.find(form)]
 
 
-def features(
-    plan: QueryPlan, title: Sequence[str], abstract: Sequence[str], avgdl: float
-) -> Features:
-    """The second-stage features of one candidate (title and abstract as token lists); bm25
-    is left unnormalized (rerank divides by the best)."""
+def features(plan: QueryPlan, paper: PaperText, avgdl: float) -> Features:
+    """The second-stage features of one candidate; bm25 is left unnormalized (rerank divides
+    by the best candidate's)."""
     concepts = plan.concepts
     total = sum(c.weight for c in concepts) or 1.0
-    in_title = [_positions(title, c) for c in concepts]
-    in_abstract = [_positions(abstract, c) for c in concepts]
+    in_title = [_positions(paper.title, c) for c in concepts]
+    in_abstract = [_positions(paper.abstract, c) for c in concepts]
     # BM25Okapi with a concept's occurrences (any form) as its term frequency; the title
     # counts TITLE_WEIGHT times and the length is the indexed document's, as in the index.
-    norm = K1 * (1 - B + B * (TITLE_WEIGHT * len(title) + len(abstract)) / (avgdl or 1.0))
+    length = TITLE_WEIGHT * paper.title.length + paper.abstract.length
+    norm = K1 * (1 - B + B * length / (avgdl or 1.0))
     bm25 = 0.0
     for c, t, a in zip(concepts, in_title, in_abstract, strict=True):
         tf = TITLE_WEIGHT * len(t) + len(a)
         if tf:
             bm25 += c.weight * tf * (K1 + 1) / (tf + norm)
-    coverage = sum(c.weight for c, t, a in zip(concepts, in_title, in_abstract) if t or a)
-    title_hits = sum(c.weight for c, t in zip(concepts, in_title) if t)
+    mentioned = zip(concepts, in_title, in_abstract, strict=True)
+    coverage = sum(c.weight for c, t, a in mentioned if t or a)
+    title_hits = sum(c.weight for c, t in zip(concepts, in_title, strict=True) if t)
     near = pairs = 0.0
     for k in range(len(concepts) - 1):
         w = concepts[k].weight + concepts[k + 1].weight
@@ -183,13 +212,13 @@ def _adjacent(left: list[tuple[int, int]], right: list[tuple[int, int]]) -> bool
 def rerank(
     plan: QueryPlan,
     candidates: Sequence[int],
-    texts: dict[int, tuple[Sequence[str], Sequence[str]]],
+    texts: dict[int, PaperText],
     avgdl: float,
 ) -> list[tuple[int, float, Features]]:
     """Candidate paper ids (first-stage order) re-ordered best first: (id, score, features).
 
     Ties keep the first stage's order. A candidate without text (deleted meanwhile) scores 0."""
-    found = [features(plan, *texts.get(pid, ((), ())), avgdl) for pid in candidates]
+    found = [features(plan, texts.get(pid, EMPTY), avgdl) for pid in candidates]
     best = max((f.bm25 for f in found), default=0.0) or 1.0
     scored = []
     for rank, (pid, f) in enumerate(zip(candidates, found, strict=True)):

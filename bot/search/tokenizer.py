@@ -29,7 +29,7 @@ import snowballstemmer
 
 from bot.search.stopwords import STOPWORDS
 
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2  # 2: derivational conflation after Snowball (see _conflate)
 
 _HYPHENS = "\\-\u2010\u2011\u2012\uff0d"
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u00ad"
@@ -42,6 +42,21 @@ _PLURAL_ACRONYM = re.compile(r"^[A-Z]{2,}s$")
 _ALNUM_PIECES = re.compile(r"\d+|\D+")
 _VOWELS = frozenset("aeiouy")
 _MAX_JOINED = 24
+# Snowball leaves some derivational families apart that a researcher's query crosses:
+# "sparse"/"sparsity" (spars/sparsiti), "math"/"mathematical" (math/mathemat), "use"/"usage",
+# "stable"/"stability", "capable"/"capability", "explain"/"explanation". These stems are
+# mapped onto their family's stem. A table, not a suffix rule: the rule that joins
+# sparsity to sparse would also join density (estimation) to dense (retrieval), and
+# probability to probably. tests/search/test_tokenize.py holds the cases.
+_CONFLATE = {
+    "sparsiti": "spars",
+    "mathemat": "math",
+    "usag": "use",
+    "stabil": "stabl",
+    "capabil": "capabl",
+    "explan": "explain",
+    "generaliz": "general",
+}
 _CACHE_LIMIT = 400_000
 
 
@@ -55,6 +70,11 @@ def _fold(s: str) -> str:
 
 
 Span = tuple[str, int, int]
+
+
+def _conflate(stem: str) -> str:
+    """A Snowball stem mapped onto its derivational family's stem (see _CONFLATE)."""
+    return _CONFLATE.get(stem, stem)
 
 
 class Tokenizer:
@@ -126,7 +146,7 @@ class Tokenizer:
             if len(word) >= 4 and word.endswith("s") and not _VOWELS.intersection(word[:-1]):
                 out = word[:-1]
             else:
-                out = self._stemmer().stemWord(word)
+                out = _conflate(self._stemmer().stemWord(word))
             if len(self._stem_cache) > self.cache_limit:
                 self._stem_cache.clear()
             self._stem_cache[word] = out

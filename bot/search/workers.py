@@ -77,7 +77,8 @@ def encode_rows(rows: list[Row]) -> tuple[Encoded, list[Pair]]:
     """Worker side of a parallel build: tokenize and encode a batch of papers, and find
     their acronym definitions (one entry per paper and pair)."""
     pairs = [d for _, t, a, _, _ in rows for d in definitions(f"{t}. {a}", _tokenizer)]
-    return encode([Doc(i, paper_tokens(t, a, _tokenizer), p, src) for i, t, a, p, src in rows]), pairs
+    docs = [Doc(i, paper_tokens(t, a, _tokenizer), p, src) for i, t, a, p, src in rows]
+    return encode(docs), pairs
 
 
 def pool(workers: int, tokenizer: Tokenizer) -> ProcessPoolExecutor:

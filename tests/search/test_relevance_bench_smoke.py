@@ -47,7 +47,7 @@ def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     body = json.loads((tmp_path / "relevance-smoke.json").read_text())
     for split in ("dev", "test"):
         systems = body["quality"][split]["systems"]
-        assert set(systems) == {"ours", "bm25-tok", "bm25-ws"}
+        assert set(systems) == {"ours", "ours-stage1", "bm25-tok", "bm25-ws"}
         for m in systems.values():
             for k in ("p5", "ndcg10", "mrr"):
                 assert 0 <= m[k] <= 1
