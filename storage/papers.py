@@ -43,12 +43,18 @@ _REFUSED = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
+_ARXIV_PREFIX = re.compile(r"^(arxiv:|https?://arxiv\.org/(abs|pdf)/)", re.IGNORECASE)
+
+
 def normalize_arxiv_id(raw: str | None) -> str | None:
     """'arXiv:2401.01234v2' -> '2401.01234'; None when it is not an arXiv id."""
     if not raw:
         return None
+    m = _ARXIV_NEW.match(raw)  # a bare new-style id: the common case, one match (imports)
+    if m is not None:
+        return m.group(1)
     s = raw.strip()
-    s = re.sub(r"^(arxiv:|https?://arxiv\.org/(abs|pdf)/)", "", s, flags=re.IGNORECASE)
+    s = _ARXIV_PREFIX.sub("", s)
     s = s.removesuffix(".pdf")
     for pattern in (_ARXIV_NEW, _ARXIV_OLD):
         m = pattern.match(s)
@@ -171,6 +177,63 @@ class PaperRecord:
     def key(self) -> str:
         return f"arxiv:{self.arxiv_id}" if self.arxiv_id else f"title:{self.title_key}"
 
+    def checked_values(self) -> tuple:
+        """The checked fields as a plain tuple (str, int, None; the date as an ordinal), so
+        an importer can keep a validated record on disk (marshal) between its two passes."""
+        pub = self.published
+        return (
+            self.title,
+            self.abstract,
+            self.source,
+            self.authors,
+            self.arxiv_id,
+            pub.toordinal() if pub is not None else None,
+            self.url,
+            self.pdf_url,
+            self.code_url,
+            self.upvotes,
+            self.categories,
+            self.title_key,
+        )
+
+    @classmethod
+    def from_checked_values(cls, values: tuple) -> PaperRecord:
+        """The record `checked_values` came from, without checking it again.
+
+        Only for tuples made by checked_values() of a record that passed __post_init__:
+        redoing the checks was a third of a large import's time.
+        """
+        (
+            title,
+            abstract,
+            source,
+            authors,
+            arxiv_id,
+            pub,
+            url,
+            pdf_url,
+            code_url,
+            upvotes,
+            categories,
+            tkey,
+        ) = values
+        rec = object.__new__(cls)
+        rec.__dict__.update(
+            title=title,
+            abstract=abstract,
+            source=source,
+            authors=tuple(authors),
+            arxiv_id=arxiv_id,
+            published=date.fromordinal(pub) if pub is not None else None,
+            url=url,
+            pdf_url=pdf_url,
+            code_url=code_url,
+            upvotes=upvotes,
+            categories=categories,
+            title_key=tkey,
+        )
+        return rec
+
     def links(self) -> dict[str, str | None]:
         url = self.url or (f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None)
         pdf = self.pdf_url or (f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else None)
@@ -286,10 +349,20 @@ def _upsert_batch(session: Session, batch: Sequence[PaperRecord]) -> IngestCount
                 row = cand
         if row is None:
             row = SimpleNamespace(
-                key=rec.key, arxiv_id=rec.arxiv_id, title_key=rec.title_key, title=rec.title,
-                abstract=rec.abstract, authors=list(rec.authors), published=rec.published,
-                upvotes=rec.upvotes, categories=rec.categories, source=rec.source,
-                first_seen=now, updated_at=now, rev=rev, **rec.links(),
+                key=rec.key,
+                arxiv_id=rec.arxiv_id,
+                title_key=rec.title_key,
+                title=rec.title,
+                abstract=rec.abstract,
+                authors=list(rec.authors),
+                published=rec.published,
+                upvotes=rec.upvotes,
+                categories=rec.categories,
+                source=rec.source,
+                first_seen=now,
+                updated_at=now,
+                rev=rev,
+                **rec.links(),
             )
             new_rows.append(row)
             counts.added += 1
@@ -311,12 +384,62 @@ def _upsert_batch(session: Session, batch: Sequence[PaperRecord]) -> IngestCount
     session.flush()
     counts.changed_ids.extend(updated)
     if new_rows:
-        new_ids = session.scalars(
-            insert(Paper).returning(Paper.id, sort_by_parameter_order=True),
-            [vars(r) for r in new_rows],
-        ).all()
-        counts.changed_ids.extend(new_ids)
+        counts.changed_ids.extend(_insert_new(session, new_rows))
     return counts
+
+
+def _insert_new(session: Session, rows: Sequence[SimpleNamespace]) -> list[int]:
+    """Insert new papers; their ids in the order of `rows`.
+
+    On SQLite one plain executemany on the DB-API cursor, with the values converted by the
+    columns' own SQLAlchemy bind processors (so rows read back exactly as if the ORM had
+    written them): SQLAlchemy's RETURNING batches cost more than SQLite's insert itself.
+    The ids are the rows above the largest id before the insert: the caller holds the
+    writers' lock (_next_rev), so no other writer adds papers in between. PostgreSQL keeps
+    SQLAlchemy's INSERT .. RETURNING (one round trip per batch there).
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return list(
+            session.scalars(
+                insert(Paper).returning(Paper.id, sort_by_parameter_order=True),
+                [vars(r) for r in rows],
+            ).all()
+        )
+    table = Paper.__table__
+    cols = [c for c in table.columns if not c.primary_key]
+    names = [c.name for c in cols]
+    procs = [c.type.bind_processor(conn.dialect) for c in cols]
+    converted: dict[tuple[int, int], object] = {}  # shared values (now, rev) converted once
+
+    def value(i: int, v: object) -> object:
+        proc = procs[i]
+        if proc is None or v is None:
+            return v
+        if isinstance(v, datetime):
+            key = (i, id(v))
+            if key not in converted:
+                converted[key] = proc(v)
+            return converted[key]
+        return proc(v)
+
+    params = [tuple([value(i, d[n]) for i, n in enumerate(names)]) for d in (vars(r) for r in rows)]
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        before = cur.execute(f"SELECT max(id) FROM {table.name}").fetchone()[0] or 0
+        cur.executemany(
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            params,
+        )
+        ids = [
+            r[0]
+            for r in cur.execute(f"SELECT id FROM {table.name} WHERE id > ? ORDER BY id", (before,))
+        ]
+    finally:
+        cur.close()
+    if len(ids) != len(rows):  # cannot happen under the writers' lock; refuse to guess
+        raise RuntimeError(f"inserted {len(rows)} papers but found {len(ids)} new ids")
+    return ids
 
 
 def get_papers(session: Session, ids: Sequence[int]) -> list[Paper]:
@@ -362,9 +485,7 @@ class IndexRow:
     rev: int
 
 
-def iter_index_rows(
-    session: Session, since_rev: int = 0, chunk: int = 5000
-) -> Iterator[IndexRow]:
+def iter_index_rows(session: Session, since_rev: int = 0, chunk: int = 5000) -> Iterator[IndexRow]:
     """Papers changed after `since_rev` (all of them for 0), in id order, streamed."""
     cols = (Paper.id, Paper.title, Paper.abstract, Paper.published, Paper.source, Paper.rev)
     if since_rev:

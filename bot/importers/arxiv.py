@@ -28,6 +28,19 @@ from storage.papers import PaperRecord, normalize_arxiv_id
 
 SOURCE = "arxiv"
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
+# The snapshot's version dates ("Mon, 2 Apr 2007 19:18:42 GMT"): read the day, month and
+# year directly (the date in the stamp's own zone, as parsedate_to_datetime(...).date()
+# gives); anything else goes through the email parser. A third of parsing time otherwise.
+_RFC2822_DATE = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) ([1-9]\d{3}) "
+    r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d GMT"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 
 def arxiv_entry_to_record(entry: Any) -> PaperRecord:
@@ -81,6 +94,9 @@ def _published(entry: dict[str, Any]) -> date | None:
         if v.get("version") in ("v1", None) and v.get("created"):
             created = get_str(v, "created", f"versions[{i}].")
             try:
+                m = _RFC2822_DATE.fullmatch(created)  # type: ignore[arg-type]
+                if m is not None and m.group(2) in _MONTHS:
+                    return date(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)))
                 return parsedate_to_datetime(created).date()
             except (TypeError, ValueError, OverflowError, IndexError):
                 raise RecordError(f"versions[{i}].created is not a date: {created!r:.40}") from None

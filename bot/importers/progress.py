@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import Protocol, TextIO
 
-from bot.importers.source import Source
+
+class Position(Protocol):
+    """Where a pass is: the input file being read, or the spool of its checked entries."""
+
+    path: Path
+    size: int
+    lines_read: int
+
+    @property
+    def bytes_read(self) -> int: ...
+
 
 REDRAW_SECONDS = 0.2
 
@@ -23,11 +34,11 @@ class Progress:
             enabled = bool(isatty and isatty())
         self.enabled = enabled
         self._label = ""
-        self._src: Source | None = None
+        self._src: Position | None = None
         self._last = 0.0
         self._width = 0
 
-    def start(self, label: str, src: Source) -> None:
+    def start(self, label: str, src: Position) -> None:
         self._label, self._src, self._last = label, src, 0.0
 
     def update(self, records: int, *, force: bool = False) -> None:
@@ -40,8 +51,7 @@ class Progress:
         src = self._src
         pct = min(100, src.bytes_read * 100 // src.size) if src.size else 100
         text = (
-            f"{self._label} {src.path.name}: {src.lines_read:,} lines, "
-            f"{records:,} records, {pct}%"
+            f"{self._label} {src.path.name}: {src.lines_read:,} lines, {records:,} records, {pct}%"
         )
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()

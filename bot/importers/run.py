@@ -22,6 +22,7 @@ text, more upvotes, missing fields filled: see storage.papers.upsert_papers).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +33,19 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from bot.importers.detect import FORMATS, open_parser
 from bot.importers.errors import BadRecord, ImportFailed
 from bot.importers.progress import Progress
+from bot.importers.source import Source
+from bot.importers.spool import Spool
 from storage.db import Database, DatabaseError, explain
 from storage.papers import IngestCounts, PaperRecord, upsert_papers
 
 __all__ = ["BadRecord", "FileReport", "ImportFailed", "ImportReport", "import_paths"]
 
-BATCH_RECORDS = 2000
+log = logging.getLogger(__name__)
+
+# Records per committed transaction. Each SQLite commit of a bulk load also checkpoints the
+# WAL (copy + fsync), so a few large commits beat many small ones; 10k papers hold the write
+# lock ~0.5 s at a time, short next to other writers' 15 s busy timeout.
+BATCH_RECORDS = 10_000
 MAX_BAD_KEPT = 10_000  # skipped lines beyond this are counted, not listed
 # Finding duplicates in a file of millions of records without holding every key: a bitmap
 # of key hashes (16 MiB) marks keys seen; only keys whose bit was already set (real repeats
@@ -148,31 +156,58 @@ def import_paths(
     bar = Progress(progress)
     paths = [Path(p) for p in paths]
     report = ImportReport()
-    # Without skip_bad every file is checked before the first write.
-    scans = [] if skip_bad else [_scan(p, fmt, bar, strict=True) for p in paths]
-    for i, path in enumerate(paths):
-        kind, dups = scans[i] if scans else _scan(path, fmt, bar, strict=False)
-        file_report = FileReport(path, kind or "?")
-        report.files.append(file_report)
-        try:
-            _write(db, path, kind or fmt, dups, file_report, report, bar, skip_bad, on_change)
-        except ImportFailed as exc:
-            if not skip_bad:
-                raise
-            report.add_bad(BadRecord(path, exc.line, exc.reason))
-            if exc.line:
-                file_report.counts.skipped += 1
-        finally:
-            bar.finish()
+    scans: list[tuple[str | None, Duplicates, Spool | None]] = []
+    try:
+        # Without skip_bad every file is checked before the first write.
+        if not skip_bad:
+            for p in paths:
+                scans.append(_scan(p, fmt, bar, strict=True))
+        checked = time.monotonic()
+        log.info("import phase check: %.1fs", checked - started)
+        for i, path in enumerate(paths):
+            kind, dups, spool = scans[i] if scans else _scan(path, fmt, bar, strict=False)
+            file_report = FileReport(path, kind or "?")
+            report.files.append(file_report)
+            try:
+                _write(
+                    db,
+                    path,
+                    kind or fmt,
+                    dups,
+                    spool,
+                    file_report,
+                    report,
+                    bar,
+                    skip_bad,
+                    on_change,
+                )
+            except ImportFailed as exc:
+                if not skip_bad:
+                    raise
+                report.add_bad(BadRecord(path, exc.line, exc.reason))
+                if exc.line:
+                    file_report.counts.skipped += 1
+            finally:
+                bar.finish()
+                if spool is not None:
+                    spool.close()
+        log.info("import phase write: %.1fs", time.monotonic() - checked)
+    finally:
+        for _, _, spool in scans:
+            if spool is not None:
+                spool.close()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _scan(path: Path, fmt: str, bar: Progress, *, strict: bool) -> tuple[str | None, Duplicates]:
-    """Read the whole file without writing: its format and its repeated papers.
+def _scan(
+    path: Path, fmt: str, bar: Progress, *, strict: bool
+) -> tuple[str | None, Duplicates, Spool | None]:
+    """Read the whole file without writing: its format, its repeated papers and a spool of
+    its checked entries for the writing pass (None if the spool could not be written).
 
     strict: ImportFailed at the first bad line. Otherwise bad lines and unreadable files
-    are left for the writing pass to report (it meets them at the same place).
+    are left for the writing pass to report (the spool replays them at the same place).
     """
     dups = Duplicates()
     try:
@@ -180,13 +215,15 @@ def _scan(path: Path, fmt: str, bar: Progress, *, strict: bool) -> tuple[str | N
     except ImportFailed:
         if strict:
             raise
-        return None, dups
+        return None, dups, None
     seen = bytearray(SEEN_BITS >> 3)
     mask = SEEN_BITS - 1
+    spool: Spool | None = Spool(path)
     try:
         bar.start("checking", src)
         records = 0
         for ordinal, item in enumerate(items):
+            spool.add(item)  # type: ignore[union-attr]
             if item.error is not None:
                 if strict:
                     raise ImportFailed(path, item.line, item.error)
@@ -201,13 +238,22 @@ def _scan(path: Path, fmt: str, bar: Progress, *, strict: bool) -> tuple[str | N
             records += 1
             bar.update(records)
         bar.update(records, force=True)
-    except ImportFailed:
+    except ImportFailed as exc:
         if strict:
+            spool.close()  # type: ignore[union-attr]
             raise
+        spool.failed = exc  # type: ignore[union-attr]
+    except BaseException:
+        spool.close()  # type: ignore[union-attr]
+        raise
     finally:
         bar.finish()
         src.close()
-    return kind, dups
+    spool.finish()  # type: ignore[union-attr]
+    if not spool.usable:  # type: ignore[union-attr]
+        log.warning("could not keep the checked records of %s on disk; reading it again", path)
+        spool = None
+    return kind, dups, spool
 
 
 def _write(
@@ -215,14 +261,20 @@ def _write(
     path: Path,
     fmt: str,
     dups: Duplicates,
+    spool: Spool | None,
     file_report: FileReport,
     report: ImportReport,
     bar: Progress,
     skip_bad: bool,
     on_change: Callable[[], None] | None,
 ) -> None:
-    src, kind, items = open_parser(path, fmt)
-    file_report.format = kind
+    """Write the checked entries (replayed from the spool, else read again) in batches."""
+    src: Source | Spool
+    if spool is not None:
+        src, items = spool, spool.items()
+    else:
+        src, kind, items = open_parser(path, fmt)
+        file_report.format = kind
     batch: list[PaperRecord] = []
 
     def flush() -> None:
@@ -266,6 +318,8 @@ def _write(
             if len(batch) >= BATCH_RECORDS:
                 flush()
             bar.update(file_report.records + len(batch))
+        if spool is not None and spool.failed is not None:
+            raise spool.failed  # where the checking pass found the file broke off
         flush()
         bar.update(file_report.records, force=True)
     except ImportFailed:
