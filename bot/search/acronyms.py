@@ -29,37 +29,46 @@ SHARE = 0.25  # an expansion is used when it has this share of its acronym's def
 FILE_NAME = "acronyms.json"
 
 # "(RLHF)", "(LLMs)", "(3DGS)", "(LoopLM)": 2-10 letters/digits, at least two capitals.
-_DEFINITION = re.compile(r"\(\s*([A-Za-z0-9]{2,10})\s*[);,]")
-_WORD_SPLIT = re.compile(r"\s+")
+_DEFINITION = re.compile(
+    r"\(\s*((?=[a-z0-9]*[A-Z][a-z0-9]*[A-Z])[A-Za-z0-9]{2,10})\s*[);,]"
+)
+_SENTENCE_ENDS = frozenset(".;:!?()[]")  # a word ending so ends what a long form may span
+_WINDOW = 160  # characters before "(" searched for the long form (its words are few)
+_PAIRS: dict[tuple[str, str], Pair | None] = {}  # (short, long form) -> pair, for speed
+_PAIRS_LIMIT = 200_000
 _HYPHENS = re.compile("[-\u2010\u2011\u2012]")
 
-Pair = tuple[str, tuple[str, ...]]
-# acronym -> expansions (most used first), and expansion -> its acronym
-_View = tuple[dict[str, list[tuple[str, ...]]], dict[tuple[str, ...], str]]
+Phrase = tuple[str, ...]
+Pair = tuple[str, Phrase]  # (acronym token, expansion tokens)
 
 
 def long_form(short: str, before: str) -> str | None:
-    """The words of `before` that `short` abbreviates (Schwartz & Hearst), or None."""
-    words = _WORD_SPLIT.split(before.strip())
+    """The words of `before` that `short` abbreviates (Schwartz & Hearst), or None.
+
+    Each letter of the short form, last to first, is found in the words before it (rfind,
+    so the scan runs in C); the first letter must start a word."""
     limit = min(len(short) + 5, 2 * len(short))
-    cand = " ".join(words[-limit:])
+    words = before.rsplit(None, limit)
+    if len(words) > limit:
+        words = words[1:]
+    for i in range(len(words) - 1, -1, -1):  # the long form stays within its sentence
+        if words[i][-1] in _SENTENCE_ENDS:
+            words = words[i + 1 :]
+            break
+    cand = " ".join(words)
     s, text = short.lower(), cand.lower()
-    si, li = len(s) - 1, len(text) - 1
-    while si >= 0:
+    li = len(text)
+    for si in range(len(s) - 1, -1, -1):
         c = s[si]
-        if not c.isalnum():
-            si -= 1
-            continue
-        # The first letter of the short form must start a word of the long form.
-        while li >= 0 and (text[li] != c or (si == 0 and li > 0 and text[li - 1].isalnum())):
-            li -= 1
+        li = text.rfind(c, 0, li)
+        if si == 0:  # must start a word
+            while li > 0 and text[li - 1].isalnum():
+                li = text.rfind(c, 0, li)
         if li < 0:
             return None
-        si -= 1
-        li -= 1
     start = text.rfind(" ", 0, li + 1) + 1
     found = cand[start:].strip(" ,;:-")
-    if len(found) <= len(short) or short.lower() in found.lower().split():
+    if len(found) <= len(short) or s in found.lower().split():
         return None
     return found
 
@@ -71,86 +80,119 @@ def definitions(text: str, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> set[Pair
         return out
     for m in _DEFINITION.finditer(text):
         short = m.group(1)
-        if sum(c.isupper() for c in short) < 2 or short.isdigit():
+        if short.isdigit():
             continue
         # The long form ends at the parenthesis and starts within this sentence.
-        before = text[max(0, m.start() - 200) : m.start()]
-        before = re.split(r"[.;:!?()\[\]]\s", before)[-1]
-        lf = long_form(short, before)
+        lf = long_form(short, text[max(0, m.start() - _WINDOW) : m.start()])
         if lf is None:
             continue
-        acronym = tokenizer.tokenize(short)
-        # Hyphens as spaces: "bi-level optimization" -> (bi, level, optim), without the
-        # joined "bilevel" the tokenizer adds; documents' extra tokens are skipped when matching.
-        expansion = tuple(tokenizer.tokenize(_HYPHENS.sub(" ", lf)))
-        if len(acronym) != 1 or len(expansion) < 2 or acronym[0] in expansion:
-            continue
-        out.add((acronym[0], expansion))
+        key = (short, lf)
+        pair = _PAIRS.get(key, False)
+        if pair is False:
+            acronym = tokenizer.tokenize(short)
+            # Hyphens as spaces: "bi-level optimization" -> (bi, level, optim), without the
+            # joined "bilevel" the tokenizer adds; documents' extra tokens are skipped when
+            # matching.
+            expansion = tuple(tokenizer.tokenize(_HYPHENS.sub(" ", lf)))
+            pair = None
+            if len(acronym) == 1 and len(expansion) >= 2 and acronym[0] not in expansion:
+                pair = (acronym[0], expansion)
+            if len(_PAIRS) > _PAIRS_LIMIT:
+                _PAIRS.clear()
+            _PAIRS[key] = pair
+        if pair is not None:
+            out.add(pair)
     return out
 
 
 class AcronymTable:
-    """Counts of acronym definitions over the library; safe to read while another thread adds."""
+    """Counts of acronym definitions over the library, and the lookups queries use.
+
+    Writers (the index build and catch-up) hold a lock and update only the acronyms a batch
+    touched; readers (queries) never lock: the lookup dicts' entries are replaced, never
+    mutated, so a query sees an acronym's old or new expansions, both whole."""
 
     def __init__(self, counts: dict[Pair, int] | None = None) -> None:
-        self._counts: dict[Pair, int] = dict(counts or {})
         self._lock = threading.Lock()
-        self._view: _View | None = None
+        self._counts: dict[Pair, int] = {}
+        self._by_acronym: dict[str, dict[Phrase, int]] = {}
+        self._by_expansion: dict[Phrase, dict[str, int]] = {}
+        # what queries read:
+        self._expansions: dict[str, tuple[Phrase, ...]] = {}  # acronym -> used expansions
+        self._written: dict[str, dict[Phrase, str]] = {}  # first token -> expansion -> acronym
+        if counts:
+            self._merge(counts)
 
     def __len__(self) -> int:
         return len(self._counts)
 
     def add(self, pairs: Iterable[Pair]) -> None:
         """Count one paper's worth (or many papers' worth) of definitions."""
-        with self._lock:
-            for pair in pairs:
-                self._counts[pair] = self._counts.get(pair, 0) + 1
-            if len(self._counts) > MAX_PAIRS:
-                self._counts = {p: c for p, c in self._counts.items() if c > 1}
-            self._view = None
+        batch: dict[Pair, int] = {}
+        for pair in pairs:
+            batch[pair] = batch.get(pair, 0) + 1
+        if batch:
+            self._merge(batch)
 
     def learn(self, texts: Iterable[str], tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> None:
         for text in texts:
             self.add(definitions(text, tokenizer))
 
-    def _views(self) -> _View:
-        view = self._view
-        if view is None:
-            with self._lock:
-                counts = dict(self._counts)
-            by_acronym: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
-            for (acr, exp), c in counts.items():
-                if c >= MIN_PAPERS:
-                    by_acronym.setdefault(acr, []).append((c, exp))
-            expansions: dict[str, list[tuple[str, ...]]] = {}
-            reverse: dict[tuple[str, ...], tuple[int, str]] = {}
-            for acr, found in by_acronym.items():
-                total = sum(c for c, _ in found)
+    def _merge(self, batch: dict[Pair, int]) -> None:
+        with self._lock:
+            for (acr, exp), c in batch.items():
+                self._counts[(acr, exp)] = self._counts.get((acr, exp), 0) + c
+                self._by_acronym.setdefault(acr, {})[exp] = self._counts[(acr, exp)]
+                self._by_expansion.setdefault(exp, {})[acr] = self._counts[(acr, exp)]
+            touched = {acr for acr, _ in batch}
+            if len(self._counts) > MAX_PAIRS:  # forget pairs seen once; recompute everything
+                self._counts = {p: c for p, c in self._counts.items() if c > 1}
+                self._by_acronym, self._by_expansion = {}, {}
+                for (acr, exp), c in self._counts.items():
+                    self._by_acronym.setdefault(acr, {})[exp] = c
+                    self._by_expansion.setdefault(exp, {})[acr] = c
+                self._expansions, self._written = {}, {}
+                touched = set(self._by_acronym)
+            exps: set[Phrase] = set()
+            for acr in touched:
+                found = self._by_acronym.get(acr, {})
+                total = sum(found.values())
                 kept = sorted(
-                    ((c, e) for c, e in found if c >= SHARE * total), key=lambda x: (-x[0], x[1])
+                    (e for e, c in found.items() if c >= MIN_PAPERS and c >= SHARE * total),
+                    key=lambda e: (-found[e], e),
                 )
-                expansions[acr] = [e for _, e in kept]
-                for c, e in kept:
-                    if e not in reverse or reverse[e][0] < c:
-                        reverse[e] = (c, acr)
-            view = (expansions, {e: a for e, (_, a) in reverse.items()})
-            self._view = view
-        return view
+                if kept:
+                    self._expansions[acr] = tuple(kept)
+                else:
+                    self._expansions.pop(acr, None)
+                exps.update(found)
+            for exp in exps:
+                users = [
+                    (c, a)
+                    for a, c in self._by_expansion.get(exp, {}).items()
+                    if exp in self._expansions.get(a, ())
+                ]
+                written = dict(self._written.get(exp[0], {}))
+                if users:
+                    written[exp] = max(users)[1]
+                else:
+                    written.pop(exp, None)
+                self._written[exp[0]] = written
 
-    def expansions(self, acronym: str) -> list[tuple[str, ...]]:
+    def expansions(self, acronym: str) -> list[Phrase]:
         """The learned expansions of an acronym token, most used first."""
-        return list(self._views()[0].get(acronym, ()))
+        return list(self._expansions.get(acronym, ()))
 
     def acronyms_in(self, tokens: Sequence[str]) -> list[tuple[int, int, str]]:
-        """(start, end, acronym) for each learned expansion written out in `tokens`."""
-        reverse = self._views()[1]
+        """(start, end, acronym) for each learned expansion written out in `tokens`, first
+        occurrence of each."""
         out = []
-        for exp, acr in reverse.items():
-            n = len(exp)
-            for i in range(len(tokens) - n + 1):
-                if tuple(tokens[i : i + n]) == exp:
-                    out.append((i, i + n, acr))
-                    break
+        seen: set[Phrase] = set()
+        for i, tok in enumerate(tokens):
+            for exp, acr in self._written.get(tok, {}).items():
+                if exp not in seen and tuple(tokens[i : i + len(exp)]) == exp:
+                    seen.add(exp)
+                    out.append((i, i + len(exp), acr))
         return sorted(out)
 
     # ----- persistence (beside the saved index) -------------------------------------------
