@@ -409,7 +409,7 @@ def _insert_new(session: Session, rows: Sequence[SimpleNamespace]) -> list[int]:
     table = Paper.__table__
     cols = [c for c in table.columns if not c.primary_key]
     names = [c.name for c in cols]
-    procs = [c.type.bind_processor(conn.dialect) for c in cols]
+    procs = [c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in cols]
     converted: dict[tuple[int, int], object] = {}  # shared values (now, rev) converted once
 
     def value(i: int, v: object) -> object:

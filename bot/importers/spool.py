@@ -32,9 +32,11 @@ class Spool:
 
     def __init__(self, path: Path) -> None:
         self.path = path  # the input file, named by the progress line
-        self._f: IO[bytes] | None = tempfile.TemporaryFile(  # noqa: SIM115 (closed by close())
-            prefix="paperbot-import-"
-        )
+        self._f: IO[bytes] | None
+        try:
+            self._f = tempfile.TemporaryFile(prefix="paperbot-import-")  # noqa: SIM115 (close())
+        except OSError:  # no usable temporary directory: the file is read again instead
+            self._f = None
         self._block: list[tuple[int, object]] = []
         self.failed: ImportFailed | None = None  # where the file broke off (--skip-bad)
         self.size = 0
