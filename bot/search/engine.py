@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -67,6 +68,7 @@ BUILD_WORKERS = 2
 # A saved index missing more new papers than this (and than a quarter of its size) is rebuilt
 # rather than caught up: a catch-up holds all its papers' token lists at once, in one process.
 CATCH_UP_MAX = 100_000
+_SHOUTED = re.compile(r"\b\w*[A-Z]\w*[A-Z]\w*")  # words with two capitals: "EM", "RLHF"
 TEXT_CACHE = 4096  # papers whose tokenized text the second stage keeps (about 40 MB)
 
 
@@ -179,6 +181,7 @@ class SearchEngine:
         self._acronyms = AcronymTable()
         self._text_cache: OrderedDict[int, rerank.PaperText] = OrderedDict()
         self._text_lock = threading.Lock()
+        self._text_generation = 0  # bumped when papers change: a read that raced isn't cached
         self._last_rev = 0
         self._instance_id: str | None = None
         self._unsaved = 0  # papers applied since the index was last saved
@@ -252,7 +255,10 @@ class SearchEngine:
             tid = vocab.get(term)
             return 0.0 if tid is None else snap.idf(tid)
 
-        plan = rerank.plan_query(tokens, self._acronyms, idf)
+        shouted = frozenset(
+            t for word in _SHOUTED.findall(query) for t in self._tokenizer.tokenize(word)
+        )
+        plan = rerank.plan_query(tokens, self._acronyms, idf, shouted)
         depth = max(rerank.DEPTH, offset + limit)
         total, ids, scores = index.top(
             list(plan.first_stage), depth, since=since, until=until, source=source
@@ -293,13 +299,15 @@ class SearchEngine:
                     cache.move_to_end(pid)
                     found[pid] = hit
         if missing:
+            generation = self._text_generation
             with self._db.session() as s:
                 rows = papers.paper_texts(s, missing)
             tok = self._tokenizer.tokenize
             fresh = {pid: rerank.PaperText.of(tok(t), tok(a)) for pid, (t, a) in rows.items()}
             found.update(fresh)
             with self._text_lock:
-                cache.update(fresh)
+                if generation == self._text_generation:  # else a paper may have changed
+                    cache.update(fresh)
                 while len(cache) > TEXT_CACHE:
                     cache.popitem(last=False)
         return found
@@ -307,6 +315,7 @@ class SearchEngine:
     def _forget_texts(self, ids: Iterable[int] | None = None) -> None:
         """Drop cached texts of changed papers (all of them when `ids` is None)."""
         with self._text_lock:
+            self._text_generation += 1
             if ids is None:
                 self._text_cache.clear()
             else:

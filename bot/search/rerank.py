@@ -134,10 +134,16 @@ EMPTY = PaperText(Field(()), Field(()))
 
 
 def plan_query(
-    tokens: Sequence[str], acronyms: AcronymTable, idf: Callable[[str], float]
+    tokens: Sequence[str],
+    acronyms: AcronymTable,
+    idf: Callable[[str], float],
+    shouted: frozenset[str] = frozenset(),
 ) -> QueryPlan:
-    """Group the query's tokens into concepts and add the acronym/expansion forms."""
-    tokens = list(dict.fromkeys(tokens)) if len(set(tokens)) == len(tokens) else list(tokens)
+    """Group the query's tokens into concepts and add the acronym/expansion forms.
+
+    `shouted`: tokens the user wrote with capitals ("EM", "RLHF"). Two-letter tokens are
+    widened only then: lowercase "co", "em" or "ai" are too often just words or prefixes."""
+    tokens = list(tokens)
     spans = acronyms.acronyms_in(tokens)  # expansions written out in the query
     concepts: list[Concept] = []
     extra: list[str] = []
@@ -154,7 +160,7 @@ def plan_query(
             i = end
         else:
             tok = tokens[i]
-            found = acronyms.expansions(tok)
+            found = acronyms.expansions(tok) if len(tok) > 2 or tok in shouted else []
             forms = ((tok,), *found)
             for exp in found:
                 extra.extend(exp)

@@ -222,3 +222,16 @@ def test_cli_explain_says_why(sample_home: None, capsys: pytest.CaptureFixture[s
         }
     assert cli.main(["search", "--json", "kv cache"]) == 0
     assert "explain" not in json.loads(capsys.readouterr().out)[0]
+
+
+def test_two_letter_acronyms_widen_only_when_written_in_capitals(db: Database) -> None:
+    add_filler(db)
+    add(
+        db,
+        paper("Mixtures", "The expectation maximization (EM) algorithm fits mixtures."),
+        paper("Latent models", "We revisit expectation maximization (EM) for latent models."),
+        paper("Co-training", "Co-training and em dashes."),
+    )
+    engine = SearchEngine(db, refresh_interval=None)
+    assert engine.ranked("EM", limit=5).expanded == ("em = expect maxim",)
+    assert engine.ranked("em", limit=5).expanded == ()
