@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.search import segments as _segments
 from bot.search.pruning import SEED_SHARE, segment_top
-from bot.search.scoring import accumulate, contribution, positive_scores, top_k
+from bot.search.scoring import DENSE_SHARE, accumulate, contribution, positive_scores, top_k
 from bot.search.segments import (
     NO_DATE,
     Chunk,
@@ -50,6 +50,7 @@ MAX_SMALL_SEGMENTS = 8
 MERGE_FRACTION = 0.125  # small segments fold into the big one past this share of it
 MERGE_MIN_DOCS = 20_000
 PREWARM_TERMS = 128  # most frequent terms prepared ahead of queries (about fills the cache)
+PREWARM_IMPACTS = 1024  # the next terms: only their bounds and impact lists
 
 
 @dataclass
@@ -537,25 +538,50 @@ def _keepers(
     return keep, keep_all
 
 
+def _column_bytes(seg: Segment, tid: int) -> int:
+    """What the term cache holds for one term's column in `seg` (see scoring.contribution)."""
+    n = len(seg.postings(tid)[0])
+    return 8 * (seg.size if n * DENSE_SHARE >= seg.size and n != seg.size else n)
+
+
 def prewarm(index: BM25Index, n_terms: int = PREWARM_TERMS) -> None:
     """Fill the term cache for the most frequent terms (after a change, off the query path):
-    their score columns, largest contributions and, for long postings, presence masks (what
-    pruning looks at), so the first queries with common words skip those passes."""
+    their score columns, largest contributions and, for long postings, presence masks and
+    impact lists (what pruning looks at), so the first queries with common words skip
+    those passes. Then the bounds and impact lists (small) of the next PREWARM_IMPACTS
+    terms long enough for pruning's impact way, without keeping their columns (which would
+    push the most frequent terms' out of the cache)."""
     snap = index.snapshot
     if not snap.n_docs or not len(snap.df):
         return
     cache = index.term_cache
-    top = np.argsort(snap.df)[::-1][:n_terms]
-    for tid in top.tolist():
+    order = np.argsort(snap.df)[::-1]
+    # Only as many columns as the cache holds: one more would evict the most frequent
+    # terms' columns, prepared first, and their first queries would compute them again.
+    room = cache.max_bytes
+    for rank, tid in enumerate(order[:n_terms].tolist()):
+        room -= sum(_column_bytes(seg, tid) for seg in snap.segments)
+        if room < 0:
+            n_terms = rank
+            break
+    for rank, tid in enumerate(order[: n_terms + PREWARM_IMPACTS].tolist()):
         if snap.df[tid] < cache.min_postings:
             break
         w = snap.idf(tid)
-        if w:
-            for seg, norm in zip(snap.segments, snap.norms, strict=True):
-                _, part = contribution(seg, norm, tid, w, snap.avgdl, cache)
-                if part is None:
-                    continue
-                cache.bound(seg, tid, snap.avgdl, w, part)
-                postings = seg.postings(tid)[0]
-                if w > 0 and len(postings) * SEED_SHARE > seg.size:
+        if not w:
+            continue
+        for seg, norm in zip(snap.segments, snap.norms, strict=True):
+            postings = seg.postings(tid)[0]
+            long = w > 0 and len(postings) * SEED_SHARE > seg.size
+            if rank >= n_terms and not long:
+                continue
+            docs, part = contribution(
+                seg, norm, tid, w, snap.avgdl, cache if rank < n_terms else None
+            )
+            if part is None:
+                continue
+            cache.bound(seg, tid, snap.avgdl, w, part)
+            if long:
+                if rank < n_terms:
                     cache.presence(seg, tid, postings)
+                cache.impacts(seg, tid, snap.avgdl, w, postings, part, docs is None)

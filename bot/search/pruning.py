@@ -33,7 +33,7 @@ import numpy as np
 
 from bot.search.scoring import contribution, top_k
 from bot.search.segments import Segment
-from bot.search.termcache import TermCache
+from bot.search.termcache import Impacts, TermCache
 
 # A document is dropped only if its bound is below theta by more than MARGIN * theta: float
 # sums taken in another order than the bound's may differ in the last bits.
@@ -42,6 +42,12 @@ MARGIN = 1e-9
 # (and the essential terms four times that); otherwise the dense path runs.
 SEED_SHARE = 32
 DENSE_SAMPLE = 16_384  # documents sampled for the dense way's threshold
+# Impact ranking (`_by_impact`): prefix sizes of a term's impact list tried when choosing
+# its level, the best documents per term whose exact scores seed theta, and the candidate
+# count (a share of the segment) above which the dense sum is cheaper.
+IMPACT_STEPS = tuple(16 << i for i in range(9))  # 16 .. 4096
+IMPACT_SEED = 256
+IMPACT_MAX_SHARE = 32
 
 Keep = Callable[[np.ndarray], "np.ndarray | None"]
 
@@ -54,6 +60,8 @@ class _Term:
     dense: bool
     bound: float
     tid: int
+    weight: float = 0.0
+    avgdl: float = 0.0
 
     def at(self, cand: np.ndarray) -> np.ndarray:
         """Contributions at sorted local docs `cand` (0.0 where the term is absent)."""
@@ -84,7 +92,7 @@ def _terms(
         bound = cache.bound(seg, tid, avgdl, w, part) if cache is not None else None
         if bound is None:
             bound = float(part.max())
-        out.append(_Term(order, postings, part, docs is None, bound, tid))
+        out.append(_Term(order, postings, part, docs is None, bound, tid, w, avgdl))
     return out
 
 
@@ -115,7 +123,7 @@ def count_matches(
     """How many documents (passing `keep`) contain at least one of the terms."""
     if not terms:
         return 0
-    if len(terms) == 1 and not terms[0].dense:
+    if len(terms) == 1:
         mask = keep(terms[0].postings)
         return len(terms[0].postings) if mask is None else int(np.count_nonzero(mask))
     long = [t for t in terms if t.dense or len(t.postings) * SEED_SHARE > seg.size]
@@ -164,7 +172,7 @@ def segment_top(
     terms = _terms(seg, norm, weights, avgdl, cache)
     if not terms:
         return 0, np.zeros(0, dtype=np.int64), np.zeros(0)
-    local, scores, acc = _maxscore(seg, terms, k, keep, keep_all, theta)
+    local, scores, acc = _maxscore(seg, terms, k, keep, keep_all, theta, cache)
     if acc is None:
         total = count_matches(seg, terms, keep, keep_all, cache)
     else:  # the dense way has every score at hand: count the positive ones
@@ -183,6 +191,7 @@ def _maxscore(
     keep: Keep,
     keep_all: Callable[[], np.ndarray | None],
     theta: float,
+    cache: TermCache | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """MaxScore over the segment (see module doc): best k local docs, their scores, and
     the dense scores of every document when the dense way computed them."""
@@ -207,7 +216,7 @@ def _maxscore(
             cand, pick = cand[mask], pick[mask]
         return (*top_k(cand, values[pick], k), None)
     if shortest.dense or len(shortest.postings) > small:
-        return _dense(seg, terms, k, keep, keep_all, theta)
+        return _by_impact(seg, terms, k, keep, keep_all, theta, cache)
     # Seed theta with the exact scores of the rarest term's documents (the k-th best of
     # real documents is a lower bound of the true k-th best).
     seed = _filtered(shortest.postings, keep)
@@ -221,7 +230,7 @@ def _maxscore(
     if not essential:  # even a document with every term scores below theta
         return np.zeros(0, dtype=np.int64), np.zeros(0), None
     if any(t.dense for t in essential) or sum(len(t.postings) for t in essential) > small * 4:
-        return _dense(seg, terms, k, keep, keep_all, theta)
+        return _by_impact(seg, terms, k, keep, keep_all, theta, cache)
     # Candidates: the essential terms' documents; the others are looked up.
     rest = sum(t.bound for t in non_essential)
     cand = _filtered(_union([t.postings for t in essential], seg.size), keep)
@@ -231,6 +240,120 @@ def _maxscore(
             partial += t.at(cand)
         cand = cand[partial >= _cut(theta, rest)]
     return (*top_k(cand, _exact(terms, cand), k), None)
+
+
+def _by_impact(
+    seg: Segment,
+    terms: Sequence[_Term],
+    k: int,
+    keep: Keep,
+    keep_all: Callable[[], np.ndarray | None],
+    theta: float,
+    cache: TermCache | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Rank common terms from their impact lists (a threshold algorithm), else `_dense`.
+
+    Each term gets a level L_t with sum(L_t) below theta (with the margin): a document
+    whose every contribution is below its term's level scores below theta, so the
+    candidates are the documents at or above their level in some term's impact list (a
+    prefix of it: see TermCache.impacts). Theta is seeded with the exact scores of each
+    list's best documents; the levels are lowered greedily, each step the one that gives
+    up the most score per added candidate. Candidates are summed exactly as `_exact`
+    does, so ids and scores equal the exhaustive path's. When the lists are not cached
+    (no term cache) or the candidates would be many, the dense sum is cheaper."""
+    if cache is None or theta < 0:
+        return _dense(seg, terms, k, keep, keep_all, theta)
+    lists = [
+        cache.impacts(seg, t.tid, t.avgdl, t.weight, t.postings, t.values, t.dense)
+        if len(t.postings) >= cache.min_postings
+        else None
+        for t in terms
+    ]
+    seeds = _union_any(
+        [
+            t.postings[:IMPACT_SEED] if lst is None else lst.docs[:IMPACT_SEED]
+            for t, lst in zip(terms, lists, strict=True)
+        ],
+        seg.size,
+    )
+    seeds = _filtered(seeds, keep)
+    if len(seeds) >= k:
+        scores = _exact(terms, seeds)
+        theta = max(theta, float(np.partition(scores, len(seeds) - k)[len(seeds) - k]))
+    if theta <= 0:
+        return _dense(seg, terms, k, keep, keep_all, theta)
+    options = [_level_options(t, lst) for t, lst in zip(terms, lists, strict=True)]
+    at = [0] * len(terms)
+    level = [opts[0][0] for opts in options]
+    size = 0
+    limit = seg.size // IMPACT_MAX_SHARE
+    while sum(level) * (1 + MARGIN) >= theta:
+        best, gain = -1, -1.0
+        for i, opts in enumerate(options):
+            if at[i] + 1 < len(opts):
+                (lv, n), (lv2, n2) = opts[at[i]], opts[at[i] + 1]
+                g = (lv - lv2) / max(n2 - n, 1)
+                if g > gain:
+                    best, gain = i, g
+        if best < 0:
+            return _dense(seg, terms, k, keep, keep_all, theta)
+        size += options[best][at[best] + 1][1] - options[best][at[best]][1]
+        if size > limit:
+            return _dense(seg, terms, k, keep, keep_all, theta)
+        at[best] += 1
+        level[best] = options[best][at[best]][0]
+    parts = []
+    for t, lst, lv, i in zip(terms, lists, level, at, strict=True):
+        if i == 0:
+            continue
+        if lst is None:
+            parts.append(t.postings)
+        else:
+            n = int(np.searchsorted(-lst.values, -lv, side="right"))
+            parts.append(lst.docs[:n])
+    cand = _filtered(_union_any(parts, seg.size), keep)
+    return (*top_k(cand, _exact(terms, cand), k), None)
+
+
+def _level_options(t: _Term, lst: Impacts | None) -> list[tuple[float, int]]:
+    """(level, about how many documents it admits) for one term, levels descending: first
+    none (above the bound), then prefixes of its impact list that are provably complete
+    (every document at or above the level is listed), last everything listed."""
+    none = (float(np.nextafter(t.bound, np.inf)), 0)
+    if lst is None:
+        return [none, (0.0, len(t.postings))]
+    values = lst.values
+    m = len(values)
+    out = [none]
+    floor = -np.inf if lst.complete else float(values[-1])
+    for n in IMPACT_STEPS:
+        if n >= m:
+            break
+        lv = float(values[n])
+        if lv > floor and lv < out[-1][0]:
+            out.append((lv, n + 1))
+    if lst.complete:
+        out.append((0.0, m))
+    elif floor < out[-1][0]:
+        out.append((float(np.nextafter(floor, np.inf)), m))
+    return out
+
+
+def _union_any(parts: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Sorted distinct local docs in any of `parts` (in any order)."""
+    if not parts:
+        return np.zeros(0, dtype=np.int32)
+    n = sum(len(p) for p in parts)
+    if n * 16 < size:
+        docs = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        docs.sort()
+        if len(docs) > 1:
+            docs = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
+        return docs
+    mask = np.zeros(size, dtype=bool)
+    for p in parts:
+        mask[p] = True
+    return np.flatnonzero(mask)
 
 
 def _dense(
@@ -264,6 +387,7 @@ def _cut(theta: float, rest: float) -> float:
 def _cheapest_cover(terms: Sequence[_Term], theta: float) -> list[_Term]:
     """The terms to treat as non-essential: bounds summing to below theta (with the margin),
     as many postings as possible. Exhaustive over subsets for short queries, greedy else."""
+
     def fits(subset: Sequence[_Term]) -> bool:
         return sum(t.bound for t in subset) * (1 + MARGIN) < theta
 

@@ -5,10 +5,55 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from bot.search.segments import Segment
+
+IMPACT_LIST = 1 << 13  # at most this many documents per impact list (12 bytes each)
+
+
+class Impacts(NamedTuple):
+    """A term's documents with the largest contributions, best first: `docs` (local, int32)
+    and `values` (float64, descending); `complete` when every posting is listed, else every
+    unlisted document's contribution is at most values[-1] (equal values may be cut)."""
+
+    docs: np.ndarray
+    values: np.ndarray
+    complete: bool
+
+    @property
+    def nbytes(self) -> int:
+        return self.docs.nbytes + self.values.nbytes
+
+
+def impact_list(
+    postings: np.ndarray, values: np.ndarray, dense: bool, limit: int | None = None
+) -> Impacts:
+    """A term's documents with the largest contributions, best first: every posting when
+    there are at most `limit`, else those at or above a threshold taken from a strided
+    sample (about half of `limit`, at most `limit`). `values` are aligned with `postings`,
+    or dense over the segment (0.0 where absent). One pass over the values and a sort of
+    the kept part: cheap enough for a term's first query."""
+    limit = IMPACT_LIST if limit is None else limit
+    n = len(postings)
+    if n <= limit:
+        docs = postings
+        vals = values[postings] if dense else values
+        order = np.argsort(-vals)
+        return Impacts(docs[order].astype(np.int32), vals[order], True)
+    own = values[postings] if dense else values
+    sample = own[:: max(1, n // 4096)]
+    keep = max(1, len(sample) * limit // (2 * n))
+    threshold = np.partition(sample, len(sample) - keep)[len(sample) - keep]
+    sel = np.flatnonzero(values >= threshold)  # dense: absent documents are 0.0, below it
+    if len(sel) > limit:  # an unlucky sample: keep the best `limit`
+        sel = sel[np.argpartition(values[sel], len(sel) - limit)[len(sel) - limit :]]
+    vals = values[sel]
+    order = np.argsort(-vals)
+    docs = sel if dense else postings[sel]
+    return Impacts(docs[order].astype(np.int32), vals[order], False)
 
 
 class TermCache:
@@ -35,6 +80,10 @@ class TermCache:
         self._presence: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]]
         self._presence = OrderedDict()
         self._presence_bytes = 0
+        # Impact lists (see `impacts`): a term's best documents, by contribution, descending.
+        self._impacts: OrderedDict[tuple[int, int], tuple[np.ndarray, float, float, Impacts]]
+        self._impacts = OrderedDict()
+        self._impact_bytes = 0
 
     def get(self, seg: Segment, tid: int, avgdl: float, w: float) -> np.ndarray | None:
         key = (id(seg.indices), tid)
@@ -59,9 +108,7 @@ class TermCache:
                 _, (_, _, _, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped.nbytes
 
-    def bound(
-        self, seg: Segment, tid: int, avgdl: float, w: float, contrib: np.ndarray
-    ) -> float:
+    def bound(self, seg: Segment, tid: int, avgdl: float, w: float, contrib: np.ndarray) -> float:
         """The largest of a term's contributions `contrib` (computed once per avgdl and
         weight for terms long enough to be cached; short ones are cheap to scan)."""
         if len(contrib) < self.min_postings:
@@ -98,6 +145,36 @@ class TermCache:
                 self._presence_bytes -= dropped.nbytes
         return mask
 
+    def impacts(
+        self,
+        seg: Segment,
+        tid: int,
+        avgdl: float,
+        w: float,
+        postings: np.ndarray,
+        values: np.ndarray,
+        dense: bool,
+    ) -> Impacts:
+        """The term's impact list (see `impact_list`) for these contributions, computed
+        once per avgdl and weight and kept within a quarter of the cache's budget (LRU)."""
+        key = (id(seg.indices), tid)
+        with self._lock:
+            entry = self._impacts.get(key)
+            if entry is not None and entry[0] is seg.indices and entry[1:3] == (avgdl, w):
+                self._impacts.move_to_end(key)
+                return entry[3]
+        lst = impact_list(postings, values, dense)
+        with self._lock:
+            old = self._impacts.pop(key, None)
+            if old is not None:
+                self._impact_bytes -= old[3].nbytes
+            self._impacts[key] = (seg.indices, avgdl, w, lst)
+            self._impact_bytes += lst.nbytes
+            while self._impact_bytes > self.max_bytes // 4 and self._impacts:
+                _, (_, _, _, dropped) = self._impacts.popitem(last=False)
+                self._impact_bytes -= dropped.nbytes
+        return lst
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -105,6 +182,8 @@ class TermCache:
             self._bounds.clear()
             self._presence.clear()
             self._presence_bytes = 0
+            self._impacts.clear()
+            self._impact_bytes = 0
 
     def retain(self, segments: Sequence[Segment]) -> None:
         """Drop entries of segments that are gone (they would pin their postings in memory)."""
@@ -116,3 +195,5 @@ class TermCache:
                 del self._bounds[key]
             for key in [k for k in self._presence if k[0] not in keep]:
                 self._presence_bytes -= self._presence.pop(key)[1].nbytes
+            for key in [k for k in self._impacts if k[0] not in keep]:
+                self._impact_bytes -= self._impacts.pop(key)[3].nbytes

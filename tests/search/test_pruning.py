@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from bot.search import index as index_module
-from bot.search import pruning
+from bot.search import pruning, termcache
 from bot.search.index import BM25Index, prewarm
 from bot.search.segments import Doc
 
@@ -156,16 +156,16 @@ def test_pruned_top_matches_rank_bm25_sorted() -> None:
             total, got, scores = index.top(q, k)
             assert total == len(best)
             np.testing.assert_allclose(scores, best[:k], rtol=1e-9)
-            np.testing.assert_allclose(
-                s[[position[i] for i in got.tolist()]], scores, rtol=1e-9
-            )
+            np.testing.assert_allclose(s[[position[i] for i in got.tolist()]], scores, rtol=1e-9)
             assert len(set(got.tolist())) == len(got)
 
 
 def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned(spy: dict[str, int]) -> None:
     """The case pruning exists for: candidates come from the rare word's postings only."""
-    docs = [Doc(i, ["common"] * (1 + i % 3) + (["rare"] if i % 100 == 0 else [])) for i in
-            range(1, 5001)]
+    docs = [
+        Doc(i, ["common"] * (1 + i % 3) + (["rare"] if i % 100 == 0 else []))
+        for i in range(1, 5001)
+    ]
     docs += [Doc(i, ["other"]) for i in range(5001, 12001)]  # keeps "common" below half
     index = BM25Index()
     index.build(docs)
@@ -182,3 +182,97 @@ def test_a_common_word_beside_a_rare_one_is_looked_up_not_scanned(spy: dict[str,
     _, e_ids, e_scores = index.top(["common", "rare"], 10)
     assert e_ids.tolist() == seg.paper_ids[local].tolist()
     assert e_scores.tolist() == scores.tolist()
+
+
+@pytest.fixture
+def impact_spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts segments ranked from impact lists (`_by_impact` without falling back to the
+    dense sum) and the fallbacks."""
+    counts = {"impact": 0, "dense": 0}
+    real_impact, real_dense = pruning._by_impact, pruning._dense
+
+    def dense(*args: object, **kwargs: object) -> object:
+        counts["dense"] += 1
+        return real_dense(*args, **kwargs)  # type: ignore[arg-type]
+
+    def impact(*args: object, **kwargs: object) -> object:
+        before = counts["dense"]
+        out = real_impact(*args, **kwargs)  # type: ignore[arg-type]
+        counts["impact"] += counts["dense"] == before
+        return out
+
+    monkeypatch.setattr(pruning, "_by_impact", impact)
+    monkeypatch.setattr(pruning, "_dense", dense)
+    return counts
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_impact_lists_rank_common_words_exactly(
+    seed: int, impact_spy: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queries of common words only, ranked from (short, so mostly incomplete) impact lists:
+    the same ids, floats and totals as scoring every match, with filters, dead documents,
+    later segments and the lists refreshed by prewarm after changes."""
+    monkeypatch.setattr(termcache, "IMPACT_LIST", 48)  # incomplete lists, cut inside ties
+    monkeypatch.setattr(pruning, "IMPACT_STEPS", (2, 4, 8, 16))
+    monkeypatch.setattr(pruning, "IMPACT_SEED", 4)
+    monkeypatch.setattr(pruning, "IMPACT_MAX_SHARE", 2)
+    monkeypatch.setattr(index_module, "MERGE_MIN_DOCS", 400)
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(60)]  # few words: most are in many documents
+    index = BM25Index()
+    index.term_cache.min_postings = 30
+    docs = [make_doc(rng, pid, words) for pid in range(1, 2500)]
+    index.build(docs)
+    if seed == 1:
+        prewarm(index)
+    assert_same_as_exhaustive(index, rng, words, 150)
+    index.apply([make_doc(rng, pid, words) for pid in rng.sample(range(1, 2500), 200)])
+    index.apply([make_doc(rng, pid, words) for pid in range(3000, 3100)])
+    prewarm(index)
+    assert_same_as_exhaustive(index, rng, words, 150)
+    assert impact_spy["impact"] > 50 and impact_spy["dense"] > 0
+
+
+def test_impact_list_holds_every_document_above_its_last_value() -> None:
+    """What `_by_impact` relies on: values descending, docs the term's own, and every
+    unlisted posting's contribution at most the last listed one (complete lists: none)."""
+    rng = np.random.default_rng(5)
+    size = 5000
+    postings = np.sort(rng.choice(size, 3000, replace=False)).astype(np.int32)
+    values = rng.choice([0.5, 1.0, 1.25, 2.0], size=3000) * rng.choice([1.0, 1.0, 3.0], 3000)
+    dense = np.zeros(size)
+    dense[postings] = values
+    for vals, is_dense in ((values, False), (dense, True)):
+        for limit in (5000, 100, 7):
+            lst = termcache.impact_list(postings, vals, is_dense, limit)
+            assert len(lst.docs) <= limit and lst.complete == (limit >= len(postings))
+            assert (np.diff(lst.values) <= 0).all()
+            assert set(lst.docs.tolist()) <= set(postings.tolist())
+            assert lst.values.tolist() == dense[lst.docs].tolist()
+            unlisted = np.setdiff1d(postings, lst.docs)
+            if lst.complete:
+                assert len(unlisted) == 0
+            else:
+                assert dense[unlisted].max() <= lst.values[-1]
+
+
+def test_prewarm_keeps_the_most_frequent_columns_within_the_cache() -> None:
+    """Prewarm stops at the cache's budget instead of evicting the columns it prepared
+    first (the most frequent terms'), and lists impacts for long terms beyond them."""
+    rng = random.Random(9)
+    words = [f"w{i}" for i in range(300)]
+    index = BM25Index()
+    index.term_cache.min_postings = 20
+    index.build(make_doc(rng, pid, words) for pid in range(1, 3000))
+    index.term_cache.max_bytes = 200_000  # eight dense columns; less than the 128 terms'
+    snap = index.snapshot
+    seg = snap.segments[0]
+    wanted = np.argsort(snap.df)[::-1][: index_module.PREWARM_TERMS]
+    assert sum(index_module._column_bytes(seg, int(t)) for t in wanted) > 200_000
+    prewarm(index)
+    cache = index.term_cache
+    top = int(np.argmax(snap.df))
+    assert cache.get(seg, top, snap.avgdl, snap.idf(top)) is not None
+    assert 0 < cache._bytes <= cache.max_bytes
+    assert len(cache._impacts) > len(cache._entries)
