@@ -44,6 +44,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 RANK_BM25_MAX = 100_000
 RANK_BM25_PREFIX = 50_000
 IMPORT_CHUNK = 5_000
+PEERS = ("bm25s", "fts5")
 
 
 def import_papers(db: Database, papers: Sequence[SynthPaper]) -> None:
@@ -274,10 +275,16 @@ def bench_fts5(rows: list, queries: list[str], workdir: Path) -> dict:
 
 
 def bench_size(
-    n: int, n_queries: int, workdir: Path, log: Callable[[str], None], reuse: bool = False
+    n: int,
+    n_queries: int,
+    workdir: Path,
+    log: Callable[[str], None],
+    reuse: bool = False,
+    peers: Sequence[str] = PEERS,
 ) -> dict:
     """One size. `reuse`: keep a database and saved index left in `workdir` by an earlier
-    run of the same size (no generate/import/build; for repeated latency runs)."""
+    run of the same size (no generate/import/build; for repeated latency runs). `peers`:
+    which of bm25s and fts5 to measure beside rank-bm25 (always measured)."""
     from storage.db import Database
     from storage.papers import count_papers, iter_index_rows
 
@@ -352,16 +359,19 @@ def bench_size(
         + (" (extrapolated)" if rb["extrapolated_from"] else "")
     )
 
-    bs = bench_bm25s(tokens, queries)
-    bm25s_model = bs.pop("model")
-    res["bm25s"] = bs
-    if rb["extrapolated_from"] is None:
-        res["bm25s"]["exactness"] = bm25s_vs_okapi(bm25s_model, okapi, queries[:20])
-    del bm25s_model, okapi, tokens
-    log(f"[{n:,}] bm25s: p50 {bs['p50_ms']:.2f}ms")
-    res["fts5"] = bench_fts5(rows, queries, workdir)
-    log(f"[{n:,}] fts5: p50 {res['fts5']['p50_ms']:.2f}ms")
-    for peer in ("rank_bm25", "bm25s", "fts5"):
+    if "bm25s" in peers:
+        bs = bench_bm25s(tokens, queries)
+        bm25s_model = bs.pop("model")
+        res["bm25s"] = bs
+        if rb["extrapolated_from"] is None:
+            res["bm25s"]["exactness"] = bm25s_vs_okapi(bm25s_model, okapi, queries[:20])
+        del bm25s_model
+        log(f"[{n:,}] bm25s: p50 {bs['p50_ms']:.2f}ms")
+    del okapi, tokens
+    if "fts5" in peers:
+        res["fts5"] = bench_fts5(rows, queries, workdir)
+        log(f"[{n:,}] fts5: p50 {res['fts5']['p50_ms']:.2f}ms")
+    for peer in ("rank_bm25", *(p for p in ("bm25s", "fts5") if p in peers)):
         res[f"ratio_vs_{peer}"] = {
             "p50": res["ours"]["p50_ms"] / res[peer]["p50_ms"],
             "p95": res["ours"]["p95_ms"] / res[peer]["p95_ms"],
@@ -393,6 +403,8 @@ def table(results: dict) -> str:
             f"{'ours':<12}{_num(o['build_s'], '.1f'):>10}{o['p50_ms']:>10.2f}{o['p95_ms']:>10.2f}"
         )
         for peer, label in (("rank_bm25", "rank-bm25"), ("bm25s", "bm25s"), ("fts5", "fts5")):
+            if peer not in r:
+                continue
             p = r[peer]
             mark = "*" if p.get("extrapolated_from") else ""
             ratio = r[f"ratio_vs_{peer}"]
@@ -422,7 +434,7 @@ def table(results: dict) -> str:
                 f"ours vs BM25Okapi (top-10 scores): max rel err "
                 f"{o['max_rel_err_vs_rank_bm25_top10']:.1e}"
             )
-        if "exactness" in r["bm25s"]:
+        if "exactness" in r.get("bm25s", {}):
             e = r["bm25s"]["exactness"]
             lines.append(
                 "bm25s(robertson)*(k1+1) vs BM25Okapi: max rel err "
@@ -448,6 +460,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="with --workdir: reuse its database and saved index (latency runs only)",
     )
+    ap.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="which of bm25s,fts5 to measure beside rank-bm25 (default both; '' for none)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -466,7 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
-            results[str(n)] = bench_size(n, n_queries, workdir, log, reuse=args.reuse)
+            results[str(n)] = bench_size(
+                n, n_queries, workdir, log, reuse=args.reuse, peers=args.peers.split(",")
+            )
     print(table(results))
     when = stamp()
     name = "smoke.json" if args.smoke else f"search_bench-{'_'.join(map(str, sizes))}-{when}.json"
