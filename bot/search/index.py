@@ -548,9 +548,9 @@ def prewarm(index: BM25Index, n_terms: int = PREWARM_TERMS) -> None:
     """Fill the term cache for the most frequent terms (after a change, off the query path):
     their score columns, largest contributions and, for long postings, presence masks and
     impact lists (what pruning looks at), so the first queries with common words skip
-    those passes. Then the bounds and impact lists (small) of the next PREWARM_IMPACTS
-    terms long enough for pruning's impact way, without keeping their columns (which would
-    push the most frequent terms' out of the cache)."""
+    those passes. Then the bounds, impact lists and presence bits (small) of the next
+    PREWARM_IMPACTS terms long enough for pruning's impact way, without keeping their
+    columns (which would push the most frequent terms' out of the cache)."""
     snap = index.snapshot
     if not snap.n_docs or not len(snap.df):
         return
@@ -564,6 +564,7 @@ def prewarm(index: BM25Index, n_terms: int = PREWARM_TERMS) -> None:
         if room < 0:
             n_terms = rank
             break
+    bits_room = cache.max_bytes // 4  # presence bits: TermCache.presence's budget
     for rank, tid in enumerate(order[: n_terms + PREWARM_IMPACTS].tolist()):
         if snap.df[tid] < cache.min_postings:
             break
@@ -582,6 +583,7 @@ def prewarm(index: BM25Index, n_terms: int = PREWARM_TERMS) -> None:
                 continue
             cache.bound(seg, tid, snap.avgdl, w, part)
             if long:
-                if rank < n_terms:
+                bits_room -= (seg.size + 7) // 8
+                if bits_room >= 0:
                     cache.presence(seg, tid, postings)
                 cache.impacts(seg, tid, snap.avgdl, w, postings, part, docs is None)

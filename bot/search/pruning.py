@@ -33,7 +33,7 @@ import numpy as np
 
 from bot.search.scoring import contribution, top_k
 from bot.search.segments import Segment
-from bot.search.termcache import Impacts, TermCache
+from bot.search.termcache import Impacts, TermCache, count_bits, presence_bits
 
 # A document is dropped only if its bound is below theta by more than MARGIN * theta: float
 # sums taken in another order than the bound's may differ in the last bits.
@@ -128,27 +128,31 @@ def count_matches(
         return len(terms[0].postings) if mask is None else int(np.count_nonzero(mask))
     long = [t for t in terms if t.dense or len(t.postings) * SEED_SHARE > seg.size]
     short = [t.postings for t in terms if t not in long]
-    if not long and sum(len(p) for p in short) * 16 < seg.size:
+    if not long:
         docs = _union(short, seg.size)
         mask = keep(docs)
         return len(docs) if mask is None else int(np.count_nonzero(mask))
-    union = np.zeros(seg.size, dtype=bool)
-    for t in long:  # bool masks, cached: an OR per term instead of a scatter of its postings
-        union |= _presence(seg, t, cache)
-    for p in short:
-        union[p] = True
+    # Long terms: ORs of their presence bits (cached); short ones: only their documents
+    # outside that union are looked at.
+    bits = _presence(seg, long[0], cache)
+    for t in long[1:]:
+        bits = bits | _presence(seg, t, cache)
     allowed = keep_all()
     if allowed is not None:
-        union &= allowed
-    return int(np.count_nonzero(union))
+        bits = bits & np.packbits(allowed)
+    total = count_bits(bits)
+    if short:
+        docs = _union(short, seg.size)
+        docs = docs[(bits[docs >> 3] >> (7 - (docs & 7)).astype(np.uint8)) & 1 == 0]
+        mask = keep(docs)
+        total += len(docs) if mask is None else int(np.count_nonzero(mask))
+    return total
 
 
 def _presence(seg: Segment, t: _Term, cache: TermCache | None) -> np.ndarray:
     if cache is not None:
         return cache.presence(seg, t.tid, t.postings)
-    mask = np.zeros(seg.size, dtype=bool)
-    mask[t.postings] = True
-    return mask
+    return presence_bits(t.postings, seg.size)
 
 
 def segment_top(
