@@ -25,7 +25,7 @@ def parse_json_entries(src: Source, to_record: EntryMapper) -> Iterator[ParsedIt
     if first_char(src) == "[":
         yield from _array(src, to_record)
     else:
-        yield from _jsonl(src, to_record)
+        yield from jsonl_items(src, to_record)
 
 
 def _mapped(n: int, entry: Any, to_record: EntryMapper) -> ParsedItem:
@@ -35,7 +35,7 @@ def _mapped(n: int, entry: Any, to_record: EntryMapper) -> ParsedItem:
         return ParsedItem(n, error=str(exc))
 
 
-def _jsonl(src: Source, to_record: EntryMapper) -> Iterator[ParsedItem]:
+def jsonl_items(src: Source, to_record: EntryMapper) -> Iterator[ParsedItem]:
     for n, text, error in src.lines():
         if error is not None:
             yield ParsedItem(n, error=error)

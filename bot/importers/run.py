@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from bot.importers import parallel
 from bot.importers.detect import FORMATS, open_parser
 from bot.importers.errors import BadRecord, ImportFailed
 from bot.importers.progress import Progress
@@ -216,6 +217,15 @@ def _scan(
         if strict:
             raise
         return None, dups, None
+    if parallel.can_split(src, kind):
+        src.close()
+        bar.start("checking", src)  # drawn once: the workers report only when done
+        bar.update(0, force=True)
+        bar.finish()
+        shares = parallel.check_in_workers(path, kind, strict=strict)
+        if shares is not None:
+            return kind, dups, _merge_shares(path, shares, dups, strict=strict)
+        src, kind, items = open_parser(path, kind)
     seen = bytearray(SEEN_BITS >> 3)
     mask = SEEN_BITS - 1
     spool: Spool | None = Spool(path)
@@ -254,6 +264,43 @@ def _scan(
         log.warning("could not keep the checked records of %s on disk; reading it again", path)
         spool = None
     return kind, dups, spool
+
+
+def _merge_shares(
+    path: Path, shares: list[parallel.Share], dups: Duplicates, *, strict: bool
+) -> Spool:
+    """The serial pass's outcome from the workers' shares: the file's first bad line
+    (strict), its repeated papers in file order, one spool replaying every share."""
+    seen = bytearray(SEEN_BITS >> 3)
+    mask = SEEN_BITS - 1
+    ordinal = line_offset = 0
+    failed: ImportFailed | None = None
+    try:
+        for k, share in enumerate(shares):
+            if share.error is not None:  # strict: earlier shares were read whole and clean
+                line, reason = share.error
+                raise ImportFailed(path, line + line_offset if line else line, reason)
+            for key, line in zip(share.keys, share.entry_lines, strict=True):
+                if key is not None:
+                    h = hash(key) & mask
+                    byte, bit = h >> 3, 1 << (h & 7)
+                    if seen[byte] & bit:
+                        dups.last[key] = (ordinal, line + line_offset)
+                    else:
+                        seen[byte] |= bit
+                ordinal += 1
+            if share.failed is not None:  # reading stopped here: later shares never happened
+                line, reason = share.failed
+                failed = ImportFailed(path, line + line_offset if line else line, reason)
+                del shares[k + 1 :]
+                break
+            line_offset += share.lines
+    except BaseException:
+        parallel.discard(shares)
+        raise
+    spool = parallel.open_spools(path, shares)
+    spool.failed = failed
+    return spool
 
 
 def _write(

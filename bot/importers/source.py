@@ -37,7 +37,9 @@ def check_file(path: Path) -> None:
 class Source:
     """An open input file that knows how far it has been read (for the progress line)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start: int = 0, end: int | None = None) -> None:
+        """`start`/`end`: read only the lines starting in [start, end) of a plain file (a
+        parallel check's share; `start` must be a line start, lines are numbered from 1)."""
         check_file(path)
         self.path = path
         try:
@@ -49,6 +51,11 @@ class Source:
         self._raw.seek(0)
         self._f: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if self.gzipped else self._raw
         self.lines_read = 0
+        self._start, self._end = start, end
+        if start or end is not None:
+            if self.gzipped:
+                raise ValueError("a byte range of a gzip file cannot be read on its own")
+            self._raw.seek(start)
 
     @property
     def bytes_read(self) -> int:
@@ -82,8 +89,10 @@ class Source:
     def _raw_lines(self) -> Iterator[bytes]:
         """Lines as bytes, each at most MAX_LINE_BYTES: memory stays bounded on any input."""
         readline = self._f.readline
+        pos, end = self._start, self._end
         try:
-            while raw := readline(MAX_LINE_BYTES + 1):
+            while (end is None or pos < end) and (raw := readline(MAX_LINE_BYTES + 1)):
+                pos += len(raw)
                 if len(raw) > MAX_LINE_BYTES:
                     raise ImportFailed(
                         self.path, self.lines_read + 1,
@@ -99,7 +108,7 @@ class Source:
         for raw in self._raw_lines():
             self.lines_read += 1
             n = self.lines_read
-            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if n == 1 and not self._start and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:
                 text = raw.decode("utf-8")
