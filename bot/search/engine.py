@@ -69,7 +69,7 @@ BUILD_WORKERS = 2
 # rather than caught up: a catch-up holds all its papers' token lists at once, in one process.
 CATCH_UP_MAX = 100_000
 _SHOUTED = re.compile(r"\b\w*[A-Z]\w*[A-Z]\w*")  # words with two capitals: "EM", "RLHF"
-TEXT_CACHE = 4096  # papers whose tokenized text the second stage keeps (about 40 MB)
+TEXT_CACHE = 8192  # papers whose tokens the second stage keeps (about 20 MB)
 
 
 class QueryError(ValueError):
@@ -303,7 +303,9 @@ class SearchEngine:
             with self._db.session() as s:
                 rows = papers.paper_texts(s, missing)
             tok = self._tokenizer.tokenize
-            fresh = {pid: rerank.PaperText.of(tok(t), tok(a)) for pid, (t, a) in rows.items()}
+            fresh = {
+                pid: rerank.PaperText(tuple(tok(t)), tuple(tok(a))) for pid, (t, a) in rows.items()
+            }
             found.update(fresh)
             with self._text_lock:
                 if generation == self._text_generation:  # else a paper may have changed
