@@ -48,6 +48,7 @@ DENSE_SAMPLE = 16_384  # documents sampled for the dense way's threshold
 IMPACT_STEPS = tuple(16 << i for i in range(9))  # 16 .. 4096
 IMPACT_SEED = 256
 IMPACT_MAX_SHARE = 32
+IMPACT_MAX_TERMS = 3  # longer queries of common words rarely prune enough: dense at once
 
 Keep = Callable[[np.ndarray], "np.ndarray | None"]
 
@@ -264,8 +265,9 @@ def _by_impact(
     list's best documents; the levels are lowered greedily, each step the one that gives
     up the most score per added candidate. Candidates are summed exactly as `_exact`
     does, so ids and scores equal the exhaustive path's. When the lists are not cached
-    (no term cache) or the candidates would be many, the dense sum is cheaper."""
-    if cache is None or theta < 0:
+    (no term cache), the query has more than IMPACT_MAX_TERMS terms or the candidates would
+    be many, the dense sum is cheaper."""
+    if cache is None or theta < 0 or len(terms) > IMPACT_MAX_TERMS:
         return _dense(seg, terms, k, keep, keep_all, theta)
     lists = [
         cache.impacts(seg, t.tid, t.avgdl, t.weight, t.postings, t.values, t.dense)
