@@ -50,6 +50,7 @@ MAX_SMALL_SEGMENTS = 8
 MERGE_FRACTION = 0.125  # small segments fold into the big one past this share of it
 MERGE_MIN_DOCS = 20_000
 PREWARM_TERMS = 128  # most frequent terms prepared ahead of queries (about fills the cache)
+PREWARM_IMPACTS = 1024  # the next terms: only their bounds, impact lists and presence bits
 
 
 @dataclass
@@ -547,30 +548,42 @@ def prewarm(index: BM25Index, n_terms: int = PREWARM_TERMS) -> None:
     """Fill the term cache for the most frequent terms (after a change, off the query path):
     their score columns, largest contributions and, for long postings, presence bits and
     impact lists (what pruning looks at), so the first queries with common words skip
-    those passes. Only as many columns as the cache holds: one more would evict the most
-    frequent terms' columns, prepared first, and their first queries would compute them
-    again. (Also preparing the next ~1,000 long terms' lists and bits, without their columns,
-    made no measurable difference to first queries at 1M and tripled the time to restart.)"""
+    those passes. Then the bounds, impact lists and presence bits (small) of the next
+    PREWARM_IMPACTS terms long enough for pruning's impact way, without keeping their
+    columns (which would push the most frequent terms' out of the cache)."""
     snap = index.snapshot
     if not snap.n_docs or not len(snap.df):
         return
     cache = index.term_cache
+    order = np.argsort(snap.df)[::-1]
+    # Only as many columns as the cache holds: one more would evict the most frequent
+    # terms' columns, prepared first, and their first queries would compute them again.
     room = cache.max_bytes
-    for tid in np.argsort(snap.df)[::-1][:n_terms].tolist():
-        if snap.df[tid] < cache.min_postings:
-            break
+    for rank, tid in enumerate(order[:n_terms].tolist()):
         room -= sum(_column_bytes(seg, tid) for seg in snap.segments)
         if room < 0:
+            n_terms = rank
+            break
+    bits_room = cache.max_bytes // 4  # presence bits: TermCache.presence's budget
+    for rank, tid in enumerate(order[: n_terms + PREWARM_IMPACTS].tolist()):
+        if snap.df[tid] < cache.min_postings:
             break
         w = snap.idf(tid)
         if not w:
             continue
         for seg, norm in zip(snap.segments, snap.norms, strict=True):
-            docs, part = contribution(seg, norm, tid, w, snap.avgdl, cache)
+            postings = seg.postings(tid)[0]
+            long = w > 0 and len(postings) * SEED_SHARE > seg.size
+            if rank >= n_terms and not long:
+                continue
+            docs, part = contribution(
+                seg, norm, tid, w, snap.avgdl, cache if rank < n_terms else None
+            )
             if part is None:
                 continue
             cache.bound(seg, tid, snap.avgdl, w, part)
-            postings = seg.postings(tid)[0]
-            if w > 0 and len(postings) * SEED_SHARE > seg.size:
-                cache.presence(seg, tid, postings)
+            if long:
+                bits_room -= (seg.size + 7) // 8
+                if bits_room >= 0:
+                    cache.presence(seg, tid, postings)
                 cache.impacts(seg, tid, snap.avgdl, w, postings, part, docs is None)
