@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.importers import parallel
 from bot.importers.detect import FORMATS, open_parser
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 # WAL (copy + fsync), so a few large commits beat many small ones; 10k papers hold the write
 # lock ~0.5 s at a time, short next to other writers' 15 s busy timeout.
 BATCH_RECORDS = 10_000
+BULK_CACHE_KIB = 256 << 10  # SQLite page cache of the importing connection (see _bulk_cache)
+SQLITE_DEFAULT_CACHE = -2000  # SQLite's own default (2 MB), restored after the import
 MAX_BAD_KEPT = 10_000  # skipped lines beyond this are counted, not listed
 # Finding duplicates in a file of millions of records without holding every key: a bitmap
 # of key hashes (16 MiB) marks keys seen; only keys whose bit was already set (real repeats
@@ -206,6 +209,7 @@ def import_paths(
         for _, _, spool in scans:
             if spool is not None:
                 spool.close()
+        _release_bulk_cache(db)
     report.seconds = time.monotonic() - started
     return report
 
@@ -312,6 +316,25 @@ def _merge_shares(
     return spool
 
 
+def _bulk_cache(session: Session) -> None:
+    """SQLite: a page cache that holds a batch's index pages while it is written.
+
+    The papers' indexes on arXiv id, key, title key and date take new rows at random
+    places: with SQLite's default 2 MB cache a large batch spills and rewrites the same
+    index pages many times before its commit. Set on the import's connection only, and
+    put back by _release_bulk_cache when the import ends.
+    """
+    if BULK_CACHE_KIB and session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+
+
+def _release_bulk_cache(db: Database) -> None:
+    if BULK_CACHE_KIB and db.dialect == "sqlite":
+        with db.engine.connect() as conn:  # the pooled connection the batches used
+            conn.exec_driver_sql(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
+            conn.exec_driver_sql("PRAGMA shrink_memory")
+
+
 def _write(
     db: Database,
     path: Path,
@@ -338,6 +361,7 @@ def _write(
             return
         try:
             with db.session() as session:
+                _bulk_cache(session)
                 done = upsert_papers(session, batch)
         except SQLAlchemyError as exc:
             reason = explain(exc) if isinstance(exc, OperationalError) else str(exc)
