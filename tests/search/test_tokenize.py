@@ -159,3 +159,27 @@ def test_tokenizer_pickles_without_its_caches() -> None:
     assert type(copy) is Tokenizer and copy.cache_limit == 1000
     assert copy._stem_cache == {}
     assert copy.tokenize("warm the caches") == t.tokenize("warm the caches")
+
+
+def test_c_stemmer_agrees_with_pure_python_snowball() -> None:
+    """PyStemmer (C) is a dependency for speed; snowballstemmer falls back to pure Python
+    without it. Both must stem alike, or indexes would differ by install."""
+    import json
+    import re
+    from pathlib import Path
+
+    import snowballstemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    sample = Path(__file__).resolve().parents[2] / "bot" / "data" / "sample_papers.jsonl"
+    words = set()
+    for line in sample.read_text(encoding="utf-8").splitlines():
+        paper = json.loads(line)
+        text = f"{paper['title']} {paper['abstract']}"
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    fast, reference = snowballstemmer.stemmer("english"), EnglishStemmer()
+    assert type(fast).__module__ == "Stemmer"  # the C one is installed and used
+    assert len(words) > 5000
+    assert [fast.stemWord(w) for w in sorted(words)] == [
+        reference.stemWord(w) for w in sorted(words)
+    ]
