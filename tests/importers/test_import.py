@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -242,6 +243,9 @@ def test_progress_only_when_asked_or_on_a_terminal(
         def isatty(self) -> bool:
             return True
 
+    # Only the progress display is under test: log lines (the import logs its phases at
+    # INFO) go wherever an earlier test's cli.main pointed the root logger, so not here.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     import_paths(db, [data / "arxiv_snapshot.jsonl"])  # progress=None on a non-tty: silent
