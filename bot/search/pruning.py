@@ -97,13 +97,15 @@ def _terms(
     return out
 
 
-def _union(parts: Sequence[np.ndarray], size: int) -> np.ndarray:
-    """Sorted distinct local docs in any of `parts` (each sorted)."""
-    if len(parts) == 1:
+def _union(parts: Sequence[np.ndarray], size: int, *, presorted: bool = True) -> np.ndarray:
+    """Sorted distinct local docs in any of `parts` (each sorted, unless not `presorted`)."""
+    if not parts:
+        return np.zeros(0, dtype=np.int32)
+    if len(parts) == 1 and presorted:
         return parts[0]
     n = sum(len(p) for p in parts)
     if n * 16 < size:
-        docs = np.concatenate(parts)
+        docs = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
         docs.sort()
         if len(docs) > 1:
             docs = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
@@ -275,12 +277,13 @@ def _by_impact(
         else None
         for t in terms
     ]
-    seeds = _union_any(
+    seeds = _union(
         [
             t.postings[:IMPACT_SEED] if lst is None else lst.docs[:IMPACT_SEED]
             for t, lst in zip(terms, lists, strict=True)
         ],
         seg.size,
+        presorted=False,
     )
     seeds = _filtered(seeds, keep)
     if len(seeds) >= k:
@@ -317,7 +320,7 @@ def _by_impact(
         else:
             n = int(np.searchsorted(-lst.values, -lv, side="right"))
             parts.append(lst.docs[:n])
-    cand = _filtered(_union_any(parts, seg.size), keep)
+    cand = _filtered(_union(parts, seg.size, presorted=False), keep)
     return (*top_k(cand, _exact(terms, cand), k), None)
 
 
@@ -344,22 +347,6 @@ def _level_options(t: _Term, lst: Impacts | None) -> list[tuple[float, int]]:
         out.append((float(np.nextafter(floor, np.inf)), m))
     return out
 
-
-def _union_any(parts: Sequence[np.ndarray], size: int) -> np.ndarray:
-    """Sorted distinct local docs in any of `parts` (in any order)."""
-    if not parts:
-        return np.zeros(0, dtype=np.int32)
-    n = sum(len(p) for p in parts)
-    if n * 16 < size:
-        docs = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
-        docs.sort()
-        if len(docs) > 1:
-            docs = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
-        return docs
-    mask = np.zeros(size, dtype=bool)
-    for p in parts:
-        mask[p] = True
-    return np.flatnonzero(mask)
 
 
 def _dense(
