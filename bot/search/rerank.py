@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from bot.search.acronyms import AcronymTable
 from bot.search.documents import TITLE_WEIGHT
@@ -45,7 +46,7 @@ class Concept:
 
     label: str
     forms: tuple[Phrase, ...]
-    weight: float  # idf of its rarest indexed form
+    weight: float  # the best idf among its forms; a phrase counts as its commonest word
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ class QueryPlan:
     first_stage: tuple[str, ...]
     expanded: tuple[str, ...]  # "rlhf = reinforc learn human feedback", for --explain
 
-    @property
+    @cached_property
     def term_set(self) -> frozenset[str]:
+        """The terms as a set, computed once per query (every candidate reads it)."""
         return frozenset(self.terms)
 
     @property
