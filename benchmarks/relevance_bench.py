@@ -83,7 +83,9 @@ def ws_tokens(text: str) -> list[str]:
     return text.lower().split()
 
 
-def bm25_ranker(papers: Sequence[dict], tokenize: Callable[[str], list[str]]) -> Ranker:
+def bm25_ranker(
+    papers: Sequence[dict], tokenize: Callable[[str], list[str]], depth: int = 10
+) -> Ranker:
     titles = [p["title"] for p in papers]
     bm25 = BM25Okapi([tokenize(f"{p['title']} {p['abstract']}") for p in papers])
 
@@ -92,13 +94,15 @@ def bm25_ranker(papers: Sequence[dict], tokenize: Callable[[str], list[str]]) ->
         if not toks:
             return []
         scores = bm25.get_scores(toks)
-        order = np.lexsort((np.arange(len(scores)), -scores))[:10]  # ties: corpus order
+        order = np.lexsort((np.arange(len(scores)), -scores))[:depth]  # ties: corpus order
         return [titles[i] for i in order if scores[i] > 0]
 
     return rank
 
 
-def our_ranker(papers: Sequence[dict], workdir: Path) -> tuple[Ranker, Callable[[], None]]:
+def our_ranker(
+    papers: Sequence[dict], workdir: Path, depth: int = 10
+) -> tuple[Ranker, Ranker, Callable[[], None]]:
     """Import the papers through the real ingest path and search them with SearchEngine."""
     from storage.db import Database
     from storage.papers import PaperRecord, upsert_papers
@@ -123,13 +127,13 @@ def our_ranker(papers: Sequence[dict], workdir: Path) -> tuple[Ranker, Callable[
 
     def rank(query: str) -> list[str]:
         try:
-            return [id_title[h.paper_id] for h in engine.ranked(query, limit=10).hits]
+            return [id_title[h.paper_id] for h in engine.ranked(query, limit=depth).hits]
         except QueryError:
             return []
 
     def first_stage(query: str) -> list[str]:
         try:
-            return [id_title[h.paper_id] for h in engine.search(query, limit=10).hits]
+            return [id_title[h.paper_id] for h in engine.search(query, limit=depth).hits]
         except QueryError:
             return []
 
