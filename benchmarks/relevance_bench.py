@@ -43,7 +43,11 @@ SAMPLE = ROOT / "bot" / "data" / "sample_papers.jsonl"
 QUERIES = Path(__file__).resolve().parent / "relevance_data" / "queries.jsonl"
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 12
-SPLITS = (("dev", "development"), ("test", "held-out test"))
+SPLITS = (
+    ("dev", "development"),
+    ("test", "first held-out round (seen in aggregate twice)"),
+    ("fresh", "fresh held-out (blind, written and judged after the method was frozen)"),
+)
 SMOKE_QUERIES = 3  # per split
 Ranker = Callable[[str], list[str]]  # query -> top-10 titles, best first
 
