@@ -119,6 +119,7 @@ class AcronymTable:
         self._by_expansion: dict[Phrase, dict[str, int]] = {}
         # what queries read:
         self._expansions: dict[str, tuple[Phrase, ...]] = {}  # acronym -> used expansions
+        self._only: dict[str, Phrase] = {}  # acronym -> its one expansion, however rare
         self._written: dict[str, dict[Phrase, str]] = {}  # first token -> expansion -> acronym
         if counts:
             self._merge(counts)
@@ -151,7 +152,7 @@ class AcronymTable:
                 for (acr, exp), c in self._counts.items():
                     self._by_acronym.setdefault(acr, {})[exp] = c
                     self._by_expansion.setdefault(exp, {})[acr] = c
-                self._expansions, self._written = {}, {}
+                self._expansions, self._written, self._only = {}, {}, {}
                 touched = set(self._by_acronym)
             exps: set[Phrase] = set()
             for acr in touched:
@@ -165,6 +166,10 @@ class AcronymTable:
                     self._expansions[acr] = tuple(kept)
                 else:
                     self._expansions.pop(acr, None)
+                if len(found) == 1:
+                    self._only[acr] = next(iter(found))
+                else:
+                    self._only.pop(acr, None)
                 exps.update(found)
             for exp in exps:
                 users = [
@@ -179,9 +184,16 @@ class AcronymTable:
                     written.pop(exp, None)
                 self._written[exp[0]] = written
 
-    def expansions(self, acronym: str) -> list[Phrase]:
-        """The learned expansions of an acronym token, most used first."""
-        return list(self._expansions.get(acronym, ()))
+    def expansions(self, acronym: str, *, shouted: bool = False) -> list[Phrase]:
+        """The learned expansions of an acronym token, most used first.
+
+        `shouted`: the user wrote it in capitals, so it is surely an acronym; then one that
+        the library defines only once, and only one way, is expanded too ("VAR")."""
+        found = self._expansions.get(acronym)
+        if found:
+            return list(found)
+        only = self._only.get(acronym) if shouted else None
+        return [only] if only else []
 
     def acronyms_in(self, tokens: Sequence[str]) -> list[tuple[int, int, str]]:
         """(start, end, acronym) for each learned expansion written out in `tokens`, first

@@ -162,7 +162,8 @@ def plan_query(
             i = end
         else:
             tok = tokens[i]
-            found = acronyms.expansions(tok) if len(tok) > 2 or tok in shouted else []
+            loud = tok in shouted
+            found = acronyms.expansions(tok, shouted=loud) if len(tok) > 2 or loud else []
             forms = ((tok,), *found)
             for exp in found:
                 extra.extend(exp)

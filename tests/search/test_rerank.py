@@ -80,6 +80,18 @@ def test_a_pair_is_used_once_two_papers_define_it_and_survives_a_save(tmp_path: 
         AcronymTable.load(tmp_path, tokenizer_version=8)
 
 
+def test_an_acronym_in_capitals_uses_the_librarys_only_definition() -> None:
+    table = AcronymTable()
+    table.learn(["Visual autoregressive (VAR) models predict the next scale."])
+    expansion = tuple(tokenize("visual autoregressive"))
+    assert table.expansions("var") == []  # lowercase "var" may be just a word
+    assert table.expansions("var", shouted=True) == [expansion]
+    # Two different one-off definitions: no guess, even in capitals.
+    table.learn(["Sequential refinement (SR) of drafts."])
+    table.learn(["Image super resolution (SR) with diffusion."])
+    assert table.expansions("sr", shouted=True) == []
+
+
 # ----- through the engine ------------------------------------------------------------------
 
 
