@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
 HTTP_THREADS = 8
+# Open connections waitress keeps (its default is 100). Clients keep idle connections alive,
+# and past the limit waitress stops accepting until one closes (idle ones after
+# channel_timeout, 120 s): a burst from a client holding 100 idle ones waited minutes for its
+# ack. Kept well under select()'s 1024 descriptors, which waitress's loop uses.
+HTTP_CONNECTION_LIMIT = 500
 LOOP_TICK = 0.2  # seconds between checks for a stop request
 DRAIN_SECONDS = 10.0  # how long requests in flight may take to finish on shutdown
 MAX_BODY_BYTES = 1_048_576  # Slack payloads are a few KB
@@ -428,6 +433,7 @@ class HttpServer:
             host=host,
             port=port,
             threads=threads,
+            connection_limit=HTTP_CONNECTION_LIMIT,
             ident="paperbot",
             max_request_body_size=MAX_BODY_BYTES,
             clear_untrusted_proxy_headers=True,

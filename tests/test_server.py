@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from storage.models import SlackEventReceipt
 from tests.conftest import PAPERBOT
-from tests.fakes.signing import TEST_SIGNING_SECRET
+from tests.fakes.signing import TEST_SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import app_mention, block_actions, slash_command
 from tests.listeners.conftest import fake_slack_fixture, paperbot_fixture  # noqa: F401
@@ -345,3 +345,27 @@ def test_request_url_verification_challenge(paperbot: Running) -> None:
     assert resp.status_code == 200
     assert resp.json() == {"challenge": challenge}
     assert paperbot.sender.send(body, "application/json", signed=False).status_code == 401
+
+
+def test_idle_keep_alive_connections_do_not_lock_out_a_command(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """Clients keep connections alive; 150 idle ones (past waitress's default limit of 100)
+    must not make the next request wait for one of them to time out."""
+    host, port = paperbot.url.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for _ in range(150):
+            conn = socket.create_connection((host, int(port)), timeout=5)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")  # answered, left open
+            idle.append(conn)
+        body, ctype = slash_command("diffusion", response_url=fake_slack.response_url())
+        with httpx.Client(timeout=5) as fresh:
+            started = time.monotonic()
+            headers = signed_headers(body, content_type=ctype)
+            assert fresh.post(paperbot.sender.url, content=body, headers=headers).status_code == 200
+            assert time.monotonic() - started < 3  # Slack's window
+    finally:
+        for conn in idle:
+            conn.close()
