@@ -46,7 +46,8 @@ SEED = 12
 SPLITS = (
     ("dev", "development"),
     ("test", "first held-out round (seen in aggregate twice)"),
-    ("fresh", "fresh held-out (blind, written and judged after the method was frozen)"),
+    ("fresh", "second round (blind; one aggregate look, then used for development)"),
+    ("fresh2", "fresh held-out (blind, written and judged after the method was frozen)"),
 )
 SMOKE_QUERIES = 3  # per split
 Ranker = Callable[[str], list[str]]  # query -> top-10 titles, best first

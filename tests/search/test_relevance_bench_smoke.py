@@ -25,7 +25,7 @@ def test_judgments_name_real_papers_and_split() -> None:
     queries = relevance_bench.load_queries()
     assert len(queries) >= 40
     assert len({q["query"] for q in queries}) == len(queries)
-    assert {q["split"] for q in queries} == {"dev", "test", "fresh"}
+    assert {q["split"] for q in queries} == {"dev", "test", "fresh", "fresh2"}
     for q in queries:
         rel, notrel = set(q["relevant"]), set(q["judged_not_relevant"])
         assert rel, q["query"]
@@ -45,7 +45,7 @@ def test_bench_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         relevance_bench.main(["--smoke", "--out", str(tmp_path), "--workdir", str(tmp_path)]) == 0
     )
     body = json.loads((tmp_path / "relevance-smoke.json").read_text())
-    for split in ("dev", "test", "fresh"):
+    for split in ("dev", "test", "fresh", "fresh2"):
         systems = body["quality"][split]["systems"]
         assert set(systems) == {"ours", "ours-stage1", "bm25-tok", "bm25-ws"}
         for m in systems.values():
