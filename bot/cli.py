@@ -6,7 +6,9 @@ as one clear line (exit status 2 for bad input, 1 for an unusable environment).
 Start-up time matters for a command line tool: this module imports only the standard
 library at the top, and each command imports what it needs (SQLAlchemy, numpy, Slack, Alembic
 only when the database is behind) once the arguments are parsed, so `paperbot --help` and
-argument errors are instant and `paperbot search` loads no Slack or Alembic code.
+argument errors are instant and `paperbot search` loads no Slack or Alembic code. A search
+on a current SQLite database with a current saved index loads no SQLAlchemy either: it
+answers read-only through sqlite3 (bot.services.open_search_only), with the same output.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING
 from bot.search.limits import MAX_LIMIT
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.config import Config
+    from bot.services import SearchOnly, Services
     from storage.models import Paper
+    from storage.search_reads import Listing
 
 log = logging.getLogger("paperbot")
 
@@ -33,12 +37,14 @@ class UsageError(Exception):
     """Bad input on the command line; printed without a traceback (exit 2)."""
 
 
-def paper_public_id(paper: Paper) -> str:
+def paper_public_id(paper: Paper | Listing) -> str:
     """A stable id for scripts (JSON only): the arXiv id, else the internal title key."""
     return paper.arxiv_id or paper.key
 
 
-def _no_results_message(services: Services, query: str, args: argparse.Namespace) -> str:
+def _no_results_message(
+    services: Services | SearchOnly, query: str, args: argparse.Namespace
+) -> str:
     """Why nothing was found: the words, or the --since/--until/--source filter that
     excluded every paper the words match (so the user changes the right thing)."""
     from bot.search.engine import QueryError
@@ -82,7 +88,8 @@ def _no_results_message(services: Services, query: str, args: argparse.Namespace
     )
 
 
-def cmd_search(services: Services, args: argparse.Namespace) -> int:
+def cmd_search(services: Services | SearchOnly, args: argparse.Namespace) -> int:
+    """Rank and print; the same through Services and through the read-only SearchOnly."""
     import json
     from dataclasses import asdict
 
@@ -324,16 +331,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _search_read_only(config: Config, args: argparse.Namespace, seed: bool) -> int | None:
+    """`paperbot search` through bot.services.open_search_only (no SQLAlchemy), or None when
+    that cannot answer and Services must. The output is held until the search succeeded, so
+    falling back after a late failure cannot print anything twice."""
+    import io
+    from contextlib import redirect_stdout
+
+    from bot.services import SearchOnly, open_search_only
+
+    services = open_search_only(config, seed=seed)
+    if services is None:
+        return None
+    log.debug("searching read-only through sqlite3")
+    out = io.StringIO()
+    try:
+        with redirect_stdout(out):
+            status = cmd_search(services, args)
+    except SearchOnly.UNAVAILABLE as exc:
+        log.debug("read-only search not possible: %s: %s", type(exc).__name__, exc)
+        return None
+    finally:
+        services.close()
+    sys.stdout.write(out.getvalue())
+    return status
+
+
+def _database_problem(exc: Exception, services: Services | None) -> str | None:
+    """The one line for a database failure (storage.db's DatabaseError, SQLAlchemy's
+    OperationalError), or None for any other exception. Imports nothing new: neither can
+    have been raised unless storage.db (and with it SQLAlchemy) was imported."""
+    db = sys.modules.get("storage.db")
+    if db is None:
+        return None
+    if isinstance(exc, db.DatabaseError):
+        return str(exc)
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(exc, OperationalError):
+        where = services.db.safe_url if services else "the database"
+        return f"database error at {where}: {db.explain(exc)}."
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # Imported after parsing: --help and usage errors need none of this (see module doc).
-    from sqlalchemy.exc import OperationalError
-
     from bot.config import Config, ConfigError
     from bot.logging_setup import setup_logging
-    from bot.services import Services
-    from storage.db import DatabaseError, explain
 
     services: Services | None = None
     try:
@@ -353,6 +399,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A new user's first search or serve finds the sample corpus (embedded database
         # only, unless PAPERBOT_SEED says otherwise); imports start clean.
         seed = args.command in ("search", "serve", "digest") and config.seed_sample_corpus
+        if args.command == "search":
+            status = _search_read_only(config, args, seed)
+            if status is not None:
+                sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+                return status
+        from bot.services import Services
+
         services = Services.create(config, seed=seed)
         status = args.func(services, args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
@@ -366,16 +419,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, DatabaseError) as exc:
+    except ConfigError as exc:
         print(f"paperbot: {exc}", file=sys.stderr)
-        return 1
-    except OperationalError as exc:
-        where = services.db.safe_url if services else "the database"
-        print(f"paperbot: database error at {where}: {explain(exc)}.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("paperbot: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        problem = _database_problem(exc, services)
+        if problem is None:
+            raise
+        print(f"paperbot: {problem}", file=sys.stderr)
+        return 1
     finally:
         if services is not None:
             services.close()

@@ -30,8 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from bot.search import persist, rerank
 from bot.search.acronyms import AcronymTable, definitions
@@ -41,8 +40,24 @@ from bot.search.limits import MAX_LIMIT, MAX_QUERY_CHARS
 from bot.search.persist import StaleIndex
 from bot.search.segments import Doc
 from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
-from storage import papers
-from storage.db import Database
+from storage.search_reads import DatabaseReads, IndexRow, PaperReads
+
+if TYPE_CHECKING:
+    from storage import papers
+    from storage.db import Database
+else:
+
+    class _StoragePapers:
+        """`storage.papers`, imported on first use: it loads SQLAlchemy and the ORM models,
+        which only a build needs (`_build` reads through it); searching a saved index reads
+        through PaperReads instead, so `paperbot search` can skip SQLAlchemy altogether."""
+
+        def __getattr__(self, name: str) -> Any:
+            from storage import papers as module
+
+            return getattr(module, name)
+
+    papers = _StoragePapers()
 
 __all__ = [
     "MAX_LIMIT",
@@ -141,7 +156,7 @@ def _refresh_loop(
             if failing:
                 log.info("search index caught up with the database again")
             failing = False
-        except SQLAlchemyError as exc:
+        except engine._reads.errors as exc:
             # Keep serving what we have; say so once, not every second.
             (log.debug if failing else log.warning)(
                 "search index could not catch up with the database: %s", exc
@@ -153,11 +168,15 @@ def _refresh_loop(
 
 
 class SearchEngine:
-    """BM25 search over the papers in `db`; built lazily, kept current by rev catch-up."""
+    """BM25 search over the papers in `db`; built lazily, kept current by rev catch-up.
+
+    `db` is a Database, or a read-only PaperReads (storage.search_reads.SqlitePapers, for
+    `paperbot search`): such an engine loads and catches up a saved index, ranks and reads
+    papers exactly as the other, but cannot build one (it raises StaleIndex instead)."""
 
     def __init__(
         self,
-        db: Database,
+        db: Database | PaperReads,
         index_dir: Path | None = None,
         *,
         refresh_interval: float | None = REFRESH_INTERVAL,
@@ -168,7 +187,12 @@ class SearchEngine:
         """`refresh_interval`: seconds between background looks at the database (None: no
         background refresher, only explicit refresh()). `parallel_min_papers` and
         `build_workers` override PARALLEL_MIN_PAPERS and BUILD_WORKERS for this engine."""
-        self._db = db
+        # Every read but a build's goes through `_reads`; `_db` (None when read-only) builds.
+        if isinstance(db, PaperReads):
+            self._db: Database | None = None
+            self._reads: PaperReads = db
+        else:
+            self._db, self._reads = db, DatabaseReads(db)
         self._index_dir = Path(index_dir) if index_dir is not None else None
         self._refresh_interval = (
             None if refresh_interval is None else max(refresh_interval, MIN_REFRESH_INTERVAL)
@@ -300,8 +324,7 @@ class SearchEngine:
                     found[pid] = hit
         if missing:
             generation = self._text_generation
-            with self._db.session() as s:
-                rows = papers.paper_texts(s, missing)
+            rows = self._reads.texts(missing)
             tok = self._tokenizer.tokenize
             fresh = {
                 pid: rerank.PaperText(tuple(tok(t)), tuple(tok(a))) for pid, (t, a) in rows.items()
@@ -398,6 +421,11 @@ class SearchEngine:
                 self.save()
             return self._saves > saves
 
+    def saved_index_is_current(self) -> bool:
+        """Whether index_dir holds an index that fits this database and is at its rev, from
+        the manifest alone (nothing is loaded): a read-only engine serves only such an index."""
+        return self._index_dir is not None and self._saved_index_is_current()
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop the background refresher and wait (up to `timeout` s each) for it and for a
         background save in flight. Searches and explicit refresh() keep working."""
@@ -459,7 +487,10 @@ class SearchEngine:
 
     def _db_instance_id(self) -> str:
         if self._instance_id is None:
-            self._instance_id = self._db.instance_id()
+            value = self._reads.instance_id()
+            if value is None:  # only a read-only reader answers None: it cannot mint one
+                raise StaleIndex("the database has no instance id yet")
+            self._instance_id = value
         return self._instance_id
 
     def _manifest_exists(self) -> bool:
@@ -483,8 +514,7 @@ class SearchEngine:
             return False
         if not fits:
             return False
-        with self._db.session() as s:
-            return m.rev == papers.max_rev(s) and m.n_docs == papers.count_papers(s)
+        return m.rev == self._reads.max_rev() and m.n_docs == self._reads.count()
 
     def _load_or_build(self) -> int:
         """Load the saved index if it provably fits the database; otherwise rebuild + save."""
@@ -493,8 +523,12 @@ class SearchEngine:
             try:
                 n = self._load()
             except StaleIndex as exc:
+                if self._db is None:
+                    raise  # read-only: the caller falls back to an engine that can build
                 log.info("search index in %s not used: %s; rebuilding", self._index_dir, exc)
         if n is None:
+            if self._db is None:
+                raise StaleIndex("no index directory, and a read-only engine cannot build")
             n = self._build()
             assert self._index is not None
             prewarm(self._index)
@@ -523,8 +557,7 @@ class SearchEngine:
             # the next rebuild, and new papers' definitions are learned as they arrive.
             log.info("search index in %s has no acronyms (%s)", self._index_dir, exc)
             acronyms = AcronymTable()
-        with self._db.session() as s:
-            db_rev, count_before = papers.max_rev(s), papers.count_papers(s)
+        db_rev, count_before = self._reads.max_rev(), self._reads.count()
         if manifest.rev > db_rev:
             raise StaleIndex(f"saved at rev {manifest.rev} but the database is at rev {db_rev}")
         if count_before - len(index) > max(CATCH_UP_MAX, len(index) // 4):
@@ -542,8 +575,7 @@ class SearchEngine:
             if len(index) < count_before:
                 raise StaleIndex(f"holds {len(index)} papers, the database {count_before}")
             if len(index) > count_before:
-                with self._db.session() as s:
-                    count_after = papers.count_papers(s)
+                count_after = self._reads.count()
                 if len(index) > count_after:
                     raise StaleIndex(f"holds {len(index)} papers, the database {count_after}")
         except BaseException:
@@ -614,7 +646,7 @@ class SearchEngine:
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
 
-    def _learned_doc(self, row: papers.IndexRow, acronyms: AcronymTable) -> Doc:
+    def _learned_doc(self, row: IndexRow | papers.IndexRow, acronyms: AcronymTable) -> Doc:
         """The row's index document; its acronym definitions go into `acronyms`."""
         acronyms.add(definitions(f"{row.title}. {row.abstract}", self._tokenizer))
         return row_doc(row, self._tokenizer)
@@ -654,10 +686,9 @@ class SearchEngine:
 
     def _catch_up(self) -> int:
         assert self._index is not None
-        with self._db.session() as s:
-            rows: Iterable[papers.IndexRow] = []
-            if papers.max_rev(s) > self._last_rev:
-                rows = list(papers.iter_index_rows(s, self._last_rev))
+        rows: list[IndexRow] = []
+        if self._reads.max_rev() > self._last_rev:
+            rows = list(self._reads.index_rows(self._last_rev))
         if not rows:
             return 0
         n = self._index.apply(self._learned_doc(r, self._acronyms) for r in rows)
