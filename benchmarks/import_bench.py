@@ -45,6 +45,8 @@ _CATS = ("cs.LG", "cs.CL", "cs.CV", "stat.ML", "cs.AI", "math.OC", "physics.comp
 _IMPORT_RE = re.compile(r"^\((\d+(?:\.\d+)?) s\)$", re.M)
 _BUILD_RE = re.compile(r"search index built: (\d+) papers in (\d+(?:\.\d+)?)s")
 _PHASE_RE = re.compile(r"import phase (\w+): (\d+(?:\.\d+)?)s")
+_SENT_RE = re.compile(r"import: (\d+) new papers sent to be tokenized")
+_USED_RE = re.compile(r"search index build: (\d+) of (\d+) papers encoded during the import")
 
 
 def parse_count(s: str) -> int:
@@ -191,6 +193,11 @@ def run_import(
         "build_s": build_s,
         "rest_s": round(wall - (import_s or 0) - (build_s or 0), 2),
         "import_phases_s": phases,
+        # papers the import sent to be tokenized while it wrote, and the build used
+        "prebuild": {
+            "sent": int(m.group(1)) if (m := _SENT_RE.search(text)) else None,
+            "used": int(m.group(1)) if (m := _USED_RE.search(text)) else None,
+        },
         "papers_indexed": int(m_build.group(1)) if m_build else None,
         "peak_rss_mb": round(sampler.peak_main / 2**20),
         "peak_rss_with_workers_mb": round(sampler.peak_tree / 2**20),
@@ -249,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{n} lines: wall {result['wall_s']:.1f}s = import {result['import_s']}s "
         f"+ index build {result['build_s']}s + rest {result['rest_s']}s; "
-        f"phases {result['import_phases_s']}; "
+        f"phases {result['import_phases_s']}; prebuild {result['prebuild']}; "
         f"{result['papers_per_s_end_to_end']} papers/s end to end; peak RSS "
         f"{result['peak_rss_mb']} MB ({result['peak_rss_with_workers_mb']} MB with workers); "
         f"load {result['load_before']} -> {result['load_after']}"

@@ -292,21 +292,28 @@ def _merged_values(row: Paper, rec: PaperRecord) -> dict[str, object]:
     return out
 
 
-def upsert_papers(session: Session, records: Iterable[PaperRecord]) -> IngestCounts:
+def upsert_papers(
+    session: Session,
+    records: Iterable[PaperRecord],
+    *,
+    inserted: list[int] | None = None,
+) -> IngestCounts:
     """Insert new papers and update known ones, in batches, inside the caller's transaction.
 
     Idempotent: the same records twice change nothing the second time. Matching is by
     arXiv id first, then by normalized title (so a listing entry gains its arXiv id later).
+    `inserted`, if given, receives the ids of the papers this call inserted, ascending
+    (an importer hands them to the search index build: bot.search.workers.Prebuild).
     """
     counts = IngestCounts()
     batch: list[PaperRecord] = []
     for rec in records:
         batch.append(rec)
         if len(batch) >= BATCH_SIZE:
-            counts += _upsert_batch(session, batch)
+            counts += _upsert_batch(session, batch, inserted)
             batch = []
     if batch:
-        counts += _upsert_batch(session, batch)
+        counts += _upsert_batch(session, batch, inserted)
     return counts
 
 
@@ -320,18 +327,15 @@ def _next_rev(session: Session) -> int:
     return rev
 
 
-def _upsert_batch(session: Session, batch: Sequence[PaperRecord]) -> IngestCounts:
+def _upsert_batch(
+    session: Session, batch: Sequence[PaperRecord], inserted: list[int] | None = None
+) -> IngestCounts:
     """Updates go through the ORM rows; new papers are inserted in one executemany, since
     building ORM objects for them was most of a large import's time."""
     counts = IngestCounts()
     rev = _next_rev(session)
     now = datetime.now(UTC)
-    arxiv_ids = {r.arxiv_id for r in batch if r.arxiv_id}
-    tkeys = {r.title_key for r in batch}
-    clauses = [Paper.title_key.in_(tkeys)]
-    if arxiv_ids:
-        clauses.append(Paper.arxiv_id.in_(arxiv_ids))
-    existing = session.scalars(select(Paper).where(or_(*clauses))).all()
+    existing = _existing(session, batch)
     # Known papers: stored rows, and rows this batch is about to insert (SimpleNamespace).
     by_arxiv: dict[str, Paper | SimpleNamespace] = {p.arxiv_id: p for p in existing if p.arxiv_id}
     by_title: dict[str, Paper | SimpleNamespace] = {}
@@ -384,8 +388,39 @@ def _upsert_batch(session: Session, batch: Sequence[PaperRecord]) -> IngestCount
     session.flush()
     counts.changed_ids.extend(updated)
     if new_rows:
-        counts.changed_ids.extend(_insert_new(session, new_rows))
+        ids = _insert_new(session, new_rows)
+        counts.changed_ids.extend(ids)
+        if inserted is not None:
+            inserted.extend(ids)
     return counts
+
+
+def _existing(session: Session, batch: Sequence[PaperRecord]) -> Sequence[Paper]:
+    """The stored papers that records of `batch` may match (by arXiv id or title key).
+
+    Their ids are looked up first, and only those rows loaded as ORM objects: in a large
+    import most batches match nothing, and the ORM query cost more than the lookup (on
+    SQLite the lookup goes straight to the DB-API cursor)."""
+    arxiv_ids = list({r.arxiv_id for r in batch if r.arxiv_id})
+    tkeys = list({r.title_key for r in batch})
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        sql = f"SELECT id FROM papers WHERE title_key IN ({','.join('?' * len(tkeys))})"
+        if arxiv_ids:
+            sql += f" OR arxiv_id IN ({','.join('?' * len(arxiv_ids))})"
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            ids = [r[0] for r in cur.execute(sql, (*tkeys, *arxiv_ids))]
+        finally:
+            cur.close()
+    else:
+        clauses = [Paper.title_key.in_(tkeys)]
+        if arxiv_ids:
+            clauses.append(Paper.arxiv_id.in_(arxiv_ids))
+        ids = list(session.scalars(select(Paper.id).where(or_(*clauses))))
+    if not ids:
+        return []
+    return session.scalars(select(Paper).where(Paper.id.in_(ids)).order_by(Paper.id)).all()
 
 
 def _insert_new(session: Session, rows: Sequence[SimpleNamespace]) -> list[int]:
@@ -409,21 +444,21 @@ def _insert_new(session: Session, rows: Sequence[SimpleNamespace]) -> list[int]:
     table = Paper.__table__
     cols = [c for c in table.columns if not c.primary_key]
     names = [c.name for c in cols]
-    procs = [c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in cols]
-    converted: dict[tuple[int, int], object] = {}  # shared values (now, rev) converted once
-
-    def value(i: int, v: object) -> object:
-        proc = procs[i]
-        if proc is None or v is None:
-            return v
-        if isinstance(v, datetime):
-            key = (i, id(v))
-            if key not in converted:
-                converted[key] = proc(v)
-            return converted[key]
-        return proc(v)
-
-    params = [tuple([value(i, d[n]) for i, n in enumerate(names)]) for d in (vars(r) for r in rows)]
+    # Column by column (a list comprehension each), each converted by its bind processor;
+    # a value shared by every row (the batch's timestamp) is converted once.
+    columns: list[list[object]] = []
+    for c in cols:
+        values = [vars(r)[c.name] for r in rows]
+        proc = c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if proc is not None:
+            first = values[0]
+            if isinstance(first, datetime) and all(v is first for v in values):
+                values = [proc(first)] * len(values)
+            else:
+                values = [None if v is None else proc(v) for v in values]
+        columns.append(values)
+    params = list(zip(*columns, strict=True))
+    del columns
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         before = cur.execute(f"SELECT max(id) FROM {table.name}").fetchone()[0] or 0
@@ -503,3 +538,35 @@ def iter_index_rows(session: Session, since_rev: int = 0, chunk: int = 5000) -> 
         for r in rows:
             yield IndexRow(*r)
         last_id = rows[-1][0]
+
+
+def index_versions(session: Session) -> tuple[list[int], list[int]]:
+    """(ids, revs) of every paper, in id order: which version of each paper an index build
+    would read, without reading the text (a paper's rev changes whenever it does)."""
+    ids: list[int] = []
+    revs: list[int] = []
+    for pid, rev in session.execute(select(Paper.id, Paper.rev).order_by(Paper.id)):
+        ids.append(pid)
+        revs.append(rev)
+    return ids, revs
+
+
+def iter_index_rows_between(
+    session: Session, first_id: int, last_id: int, chunk: int = 5000
+) -> Iterator[IndexRow]:
+    """Papers with first_id <= id <= last_id, in id order, streamed."""
+    cols = (Paper.id, Paper.title, Paper.abstract, Paper.published, Paper.source, Paper.rev)
+    last = first_id - 1
+    while True:
+        q = (
+            select(*cols)
+            .where(Paper.id > last, Paper.id <= last_id)
+            .order_by(Paper.id)
+            .limit(chunk)
+        )
+        rows = session.execute(q).all()
+        if not rows:
+            return
+        for r in rows:
+            yield IndexRow(*r)
+        last = rows[-1][0]

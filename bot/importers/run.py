@@ -26,10 +26,12 @@ text, more upvotes, missing fields filled: see storage.papers.upsert_papers).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -41,7 +43,10 @@ from bot.importers.progress import Progress
 from bot.importers.source import Source
 from bot.importers.spool import Spool
 from storage.db import Database, DatabaseError, explain
-from storage.papers import IngestCounts, PaperRecord, upsert_papers
+from storage.papers import IngestCounts, PaperRecord, count_papers, upsert_papers
+
+if TYPE_CHECKING:
+    from bot.search.workers import Prebuild
 
 __all__ = ["BadRecord", "FileReport", "ImportFailed", "ImportReport", "import_paths"]
 
@@ -53,6 +58,10 @@ log = logging.getLogger(__name__)
 BATCH_RECORDS = 10_000
 BULK_CACHE_KIB = 256 << 10  # SQLite page cache of the importing connection (see _bulk_cache)
 SQLITE_DEFAULT_CACHE = -2000  # SQLite's own default (2 MB), restored after the import
+# WAL pages after which the importing connection checkpoints (see _bulk_cache): ~256 MB of
+# 4 KiB pages instead of SQLite's 1000 (4 MB), so a checkpoint follows every ~10th commit.
+BULK_WAL_PAGES = 65_536
+SQLITE_DEFAULT_WAL_PAGES = 1000
 MAX_BAD_KEPT = 10_000  # skipped lines beyond this are counted, not listed
 # Finding duplicates in a file of millions of records without holding every key: a bitmap
 # of key hashes (16 MiB) marks keys seen; only keys whose bit was already set (real repeats
@@ -69,6 +78,7 @@ class Duplicates:
     """
 
     last: dict[str, tuple[int, int]] = field(default_factory=dict)
+    records: int = 0  # good entries the checking pass found (0 if it could not read the file)
 
     def superseded_by(self, key: str, ordinal: int) -> int | None:
         """The line of the later occurrence that replaces this one, or None to write it."""
@@ -165,12 +175,15 @@ def import_paths(
     report = ImportReport()
     scans: list[tuple[str | None, Duplicates, Spool | None]] = []
     checking = 0.0  # seconds spent in the checking pass (logged, for the benchmark)
+    prebuild: Prebuild | None = None  # the search index's tokenizing, done while writing
+    offered = False
     try:
         # Without skip_bad every file is checked before the first write.
         if not skip_bad:
             for p in paths:
                 scans.append(_scan(p, fmt, bar, strict=True))
             checking = time.monotonic() - started
+            prebuild = _prebuild_for(db, sum(dups.records for _, dups, _ in scans))
         for i, path in enumerate(paths):
             if scans:
                 kind, dups, spool = scans[i]
@@ -178,6 +191,8 @@ def import_paths(
                 t = time.monotonic()
                 kind, dups, spool = _scan(path, fmt, bar, strict=False)
                 checking += time.monotonic() - t
+                if prebuild is None:
+                    prebuild = _prebuild_for(db, dups.records)
             file_report = FileReport(path, kind or "?")
             report.files.append(file_report)
             try:
@@ -192,6 +207,7 @@ def import_paths(
                     bar,
                     skip_bad,
                     on_change,
+                    prebuild,
                 )
             except ImportFailed as exc:
                 if not skip_bad:
@@ -205,13 +221,45 @@ def import_paths(
                     spool.close()
         log.info("import phase check: %.1fs", checking)
         log.info("import phase write: %.1fs", time.monotonic() - started - checking)
+        if prebuild is not None:
+            from bot.search.workers import offer_prebuild
+
+            log.info(
+                "import: %d new papers sent to be tokenized for the search index meanwhile",
+                prebuild.sent,
+            )
+            offer_prebuild(db, prebuild)
+            offered = True
     finally:
         for _, _, spool in scans:
             if spool is not None:
                 spool.close()
         _release_bulk_cache(db)
+        if prebuild is not None and not offered:
+            prebuild.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _prebuild_for(db: Database, records: int) -> Prebuild | None:
+    """A Prebuild when this import is about to make the search index rebuild from scratch.
+
+    The index (bot.search.engine) is rebuilt rather than caught up when more than
+    max(CATCH_UP_MAX, a quarter of its size) papers are new; then tokenizing the new papers
+    in a worker while this process writes them uses the second core, which the writing pass
+    leaves idle. Smaller imports, and machines with one core, do without.
+    """
+    from bot.search import engine
+
+    if (os.cpu_count() or 1) < 2 or records < engine.PARALLEL_MIN_PAPERS:
+        return None
+    with db.session() as s:
+        stored = count_papers(s)
+    if records <= max(engine.CATCH_UP_MAX, stored // 4):
+        return None
+    from bot.search.workers import Prebuild
+
+    return Prebuild(db.url)
 
 
 def _scan(
@@ -261,6 +309,7 @@ def _scan(
             records += 1
             bar.update(records)
         bar.update(records, force=True)
+        dups.records = records
     except ImportFailed as exc:
         if strict:
             spool.close()  # type: ignore[union-attr]
@@ -295,6 +344,7 @@ def _merge_shares(
                 raise ImportFailed(path, line + line_offset if line else line, reason)
             for key, line in zip(share.keys, share.entry_lines, strict=True):
                 if key is not None:
+                    dups.records += 1
                     h = hash(key) & mask
                     byte, bit = h >> 3, 1 << (h & 7)
                     if seen[byte] & bit:
@@ -317,22 +367,33 @@ def _merge_shares(
 
 
 def _bulk_cache(session: Session) -> None:
-    """SQLite: a page cache that holds a batch's index pages while it is written.
+    """SQLite: a page cache that holds a batch's index pages while it is written, and
+    checkpoints of the write-ahead log every ~10 commits rather than after each.
 
     The papers' indexes on arXiv id, key, title key and date take new rows at random
     places: with SQLite's default 2 MB cache a large batch spills and rewrites the same
-    index pages many times before its commit. Set on the import's connection only, and
-    put back by _release_bulk_cache when the import ends.
+    index pages many times before its commit. And every commit of a large batch touches
+    most of those indexes' pages; checkpointing after each commit (SQLite's default, at
+    4 MB of log) copied each such page back into the database file, with an fsync, every
+    time; less often, only its last version is copied. Set on the import's connection
+    only, and put back by _release_bulk_cache when the import ends.
     """
     if BULK_CACHE_KIB and session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        conn = session.connection()
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BULK_WAL_PAGES}")
 
 
 def _release_bulk_cache(db: Database) -> None:
     if BULK_CACHE_KIB and db.dialect == "sqlite":
         with db.engine.connect() as conn:  # the pooled connection the batches used
             conn.exec_driver_sql(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={SQLITE_DEFAULT_WAL_PAGES}")
             conn.exec_driver_sql("PRAGMA shrink_memory")
+            try:  # copy the rest of the log back now, and shrink the log file
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            except OperationalError as exc:  # busy: a later checkpoint will
+                log.info("could not checkpoint the database after the import: %s", exc)
 
 
 def _write(
@@ -346,8 +407,10 @@ def _write(
     bar: Progress,
     skip_bad: bool,
     on_change: Callable[[], None] | None,
+    prebuild: Prebuild | None = None,
 ) -> None:
-    """Write the checked entries (replayed from the spool, else read again) in batches."""
+    """Write the checked entries (replayed from the spool, else read again) in batches;
+    each committed batch's new papers go to `prebuild` (the search index's tokenizing)."""
     src: Source | Spool
     if spool is not None:
         src, items = spool, spool.items()
@@ -359,10 +422,11 @@ def _write(
     def flush() -> None:
         if not batch:
             return
+        inserted: list[int] | None = [] if prebuild is not None else None
         try:
             with db.session() as session:
                 _bulk_cache(session)
-                done = upsert_papers(session, batch)
+                done = upsert_papers(session, batch, inserted=inserted)
         except SQLAlchemyError as exc:
             reason = explain(exc) if isinstance(exc, OperationalError) else str(exc)
             raise DatabaseError(
@@ -373,6 +437,8 @@ def _write(
         done.changed_ids = []
         file_report.counts += done
         batch.clear()
+        if prebuild is not None and inserted:
+            prebuild.add(inserted)  # committed: their ids and revs are final
         if on_change is not None and (done.added or done.updated):
             on_change()
 

@@ -628,13 +628,44 @@ class SearchEngine:
         threshold = (
             PARALLEL_MIN_PAPERS if self._parallel_min_papers is None else self._parallel_min_papers
         )
+        # Batches an import in this process encoded while it wrote (workers.Prebuild; only
+        # such an import has loaded that module), used where they match the papers read.
+        import sys
+
+        loaded = sys.modules.get("bot.search.workers")
+        prebuild = loaded.take_prebuild(self._db) if loaded is not None else None
         with self._db.session() as s:
             # Read max_rev first: anything committed later has a higher rev and is re-read
             # by the next catch-up (replacing a paper is idempotent).
             rev = papers.max_rev(s)
             n = None
-            if n_workers > 1 and papers.count_papers(s) >= threshold:
-                n = self._build_in_workers(index, acronyms, papers.iter_index_rows(s, 0), n_workers)
+            if prebuild is not None:
+                try:
+                    if prebuild.tokenizer is self._tokenizer and prebuild.batches:
+                        ids, revs = papers.index_versions(s)
+                        items, left = loaded.with_prebuilt(
+                            ids,
+                            revs,
+                            prebuild.batches,
+                            lambda a, b: papers.iter_index_rows_between(s, a, b),
+                        )
+                        log.info(
+                            "search index build: %d of %d papers encoded during the import",
+                            len(ids) - left,
+                            len(ids),
+                        )
+                        del ids, revs
+                        pooled = n_workers > 1 and left >= threshold
+                        n = self._build_in_workers(index, acronyms, items, n_workers, pooled)
+                finally:
+                    prebuild.close()
+                if n is None:
+                    index, acronyms = BM25Index(), AcronymTable()
+            if n is None and n_workers > 1 and papers.count_papers(s) >= threshold:
+                from bot.search import workers
+
+                batches = workers.row_batches(papers.iter_index_rows(s, 0))
+                n = self._build_in_workers(index, acronyms, batches, n_workers)
             if n is None:
                 acronyms = AcronymTable()
                 n = index.build(
@@ -655,28 +686,44 @@ class SearchEngine:
         self,
         index: BM25Index,
         acronyms: AcronymTable,
-        rows: Iterable[papers.IndexRow],
+        items: Iterable[object],
         n_workers: int,
+        pooled: bool = True,
     ) -> int | None:
         """Build with tokenizing in worker processes; None if they could not run.
 
-        Workers are spawned (never forked from this process, which may be a threaded server)
-        and die with it (see workers). Term ids are still assigned here, in order. As with
-        any multiprocessing start method but fork, workers import the main module: a script
-        that builds must do so under `if __name__ == "__main__"` (the `paperbot` command and
-        `python -m` entry points do); if the workers die, the build falls back to this process.
+        `items`, in id order: batches of rows (workers.row_batches) to encode, and batches
+        an import already encoded (workers.Prebuilt). Without `pooled`, row batches are
+        encoded here (few papers beside the prebuilt ones). Workers are spawned (never
+        forked from this process, which may be a threaded server) and die with it (see
+        workers). Term ids are still assigned here, in order. As with any multiprocessing
+        start method but fork, workers import the main module: a script that builds must do
+        so under `if __name__ == "__main__"` (the `paperbot` command and `python -m` entry
+        points do); if the workers die, the build falls back to this process.
         """
         # Imported here: multiprocessing is only for big builds (and slows every start-up).
+        import contextlib
         from concurrent.futures.process import BrokenProcessPool
 
         from bot.search import workers
 
         try:
-            with workers.pool(n_workers, self._tokenizer) as pool:
-                return index.build_encoded(
-                    workers.encoded_in_workers(rows, pool, n_workers, acronyms)
+            with contextlib.ExitStack() as stack:
+                pool = (
+                    stack.enter_context(workers.pool(n_workers, self._tokenizer))
+                    if pooled
+                    else None
                 )
-        except (BrokenProcessPool, OSError) as exc:
+                return index.build_encoded(
+                    workers.encode_in_order(
+                        items,  # type: ignore[arg-type]
+                        pool,
+                        n_workers,
+                        acronyms,
+                        self._tokenizer,
+                    )
+                )
+        except (BrokenProcessPool, OSError, workers.PrebuildFailed) as exc:
             log.warning(
                 "building the search index in worker processes failed (%s); "
                 "building in this process",

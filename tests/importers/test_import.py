@@ -216,12 +216,12 @@ def test_a_database_failure_mid_import_says_how_to_finish(
     real = run.upsert_papers
     calls = 0
 
-    def flaky(session, records):  # type: ignore[no-untyped-def]
+    def flaky(session, records, **kw):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OperationalError("INSERT ...", {}, Exception("database is locked"))
-        return real(session, records)
+        return real(session, records, **kw)
 
     monkeypatch.setattr(run, "upsert_papers", flaky)
     with pytest.raises(DatabaseError) as caught:
