@@ -447,8 +447,10 @@ def _insert_new(session: Session, rows: Sequence[SimpleNamespace]) -> list[int]:
     # Column by column (a list comprehension each), each converted by its bind processor;
     # a value shared by every row (the batch's timestamp) is converted once.
     columns: list[list[object]] = []
+    dicts = [vars(r) for r in rows]
     for c in cols:
-        values = [vars(r)[c.name] for r in rows]
+        name = c.name
+        values = [d[name] for d in dicts]
         proc = c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if proc is not None:
             first = values[0]
