@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_HF_API_URL = "https://huggingface.co/api"
 DEFAULT_ARXIV_API_URL = "https://export.arxiv.org/api"
@@ -127,6 +124,13 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
         return None
+    if raw.startswith("sqlite:///") and not any(c in raw for c in "?%#"):
+        return raw  # a plain SQLite file: nothing to check, and no SQLAlchemy to import
+    # Imported here: a SQLite search must not pay for SQLAlchemy at start-up (it answers
+    # without it, see bot.services.open_search_only).
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw)
         backend = url.get_backend_name()

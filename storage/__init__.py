@@ -1,5 +1,4 @@
-"""Database layer: engine/session factory, typed models, migrations and repositories."""
+"""Database layer: engine/session factory, typed models, migrations and repositories.
 
-# Tables defined outside storage/models.py, registered on Base.metadata for Alembic and the
-# models-vs-migrations test (slack_sdk's installation and OAuth state stores).
-import storage.installations  # noqa: F401
+Importing the package imports nothing else: storage.search_reads (sqlite3 only) must load
+without SQLAlchemy (see bot.services.open_search_only)."""

@@ -268,3 +268,9 @@ class ChannelPaper(Base):
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id"), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Tables defined outside this module (slack_sdk's installation and OAuth state stores),
+# registered on Base.metadata for Alembic and the models-vs-migrations test: imported here,
+# at the end (it needs Base), so whoever uses Base.metadata has them.
+import storage.installations  # noqa: E402, F401
