@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import subprocess
@@ -211,23 +210,6 @@ def loaded_modules(env: dict[str, str], *args: str) -> set[str]:
     return set(filter(None, line.removeprefix("LOADED=").split(",")))
 
 
-@functools.cache
-def sqlalchemy_blockers() -> tuple[str, ...]:
-    """Modules the read-only search must import that import SQLAlchemy themselves, at their
-    top (each checked in a fresh interpreter): while any does, that search loads it too."""
-    check = (
-        "import importlib, sys; importlib.import_module(sys.argv[1]); "
-        "print('sqlalchemy' in sys.modules)"
-    )
-    return tuple(
-        module
-        for module in ("bot.config", "bot.search.documents", "storage")
-        if subprocess.run(
-            [sys.executable, "-c", check, module], capture_output=True, text=True, timeout=60
-        ).stdout.strip() != "False"
-    )
-
-
 def test_help_and_a_search_on_a_saved_index_import_only_what_they_need(
     paperbot_env: dict[str, str],
 ) -> None:
@@ -239,7 +221,7 @@ def test_help_and_a_search_on_a_saved_index_import_only_what_they_need(
     first = run(paperbot_env, "search", "diffusion caching")  # seeds, builds, saves the index
     assert first.returncode == 0, first.stderr
     loaded = loaded_modules(paperbot_env, "search", "diffusion", "caching")
-    if paperbot_env["DATABASE_URL"].startswith("sqlite") and not sqlalchemy_blockers():
+    if paperbot_env["DATABASE_URL"].startswith("sqlite"):
         assert loaded == {"numpy"}
-    else:  # PostgreSQL (the full path), or a module above still imports SQLAlchemy
+    else:  # PostgreSQL: the full path
         assert loaded == {"sqlalchemy", "numpy"}

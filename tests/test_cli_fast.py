@@ -18,7 +18,7 @@ import pytest
 from storage.db import Database
 from storage.papers import PaperRecord, upsert_papers
 from tests.conftest import make_cli_env
-from tests.test_cli import run, sqlalchemy_blockers
+from tests.test_cli import run
 
 FAST = "searching read-only through sqlite3"
 NOT_FAST = "read-only search not possible"
@@ -119,11 +119,7 @@ def _search_loading(env: dict[str, str], *words: str) -> tuple[str, str, set[str
 def test_read_only_path_loads_no_sqlalchemy(library: dict[str, str]) -> None:
     _, stderr, loaded = _search_loading(library, "kv", "cache", "compression")
     assert answered_read_only(stderr)
-    assert loaded <= {"sqlalchemy", "numpy"}  # never Alembic, scipy or Slack
-    blockers = sqlalchemy_blockers()
-    if blockers:
-        pytest.xfail(f"{', '.join(blockers)} import SQLAlchemy at their top")
-    assert loaded == {"numpy"}
+    assert loaded == {"numpy"}  # never SQLAlchemy, Alembic, scipy or Slack
 
 
 def test_papers_added_by_another_process_go_through_the_full_path(tmp_path: Path) -> None:
