@@ -357,6 +357,16 @@ def _search_read_only(config: Config, args: argparse.Namespace, seed: bool) -> i
     return status
 
 
+def _save_caught_up(services: Services) -> None:
+    """After answering: save an index this search had to catch up (another process added
+    papers; a server saves only every few hundred), so the next search is read-only again."""
+    try:
+        if services.search.unsaved:
+            services.search.save()
+    except OSError as exc:
+        log.debug("could not save the caught-up search index: %s", exc)
+
+
 def _database_problem(exc: Exception, services: Services | None) -> str | None:
     """The one line for a database failure (storage.db's DatabaseError, SQLAlchemy's
     OperationalError), or None for any other exception. Imports nothing new: neither can
@@ -409,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         services = Services.create(config, seed=seed)
         status = args.func(services, args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        if args.command == "search":
+            _save_caught_up(services)
         return status
     except BrokenPipeError:
         # The reader went away (`paperbot search --json x | head`): the Python docs' recipe,

@@ -136,6 +136,10 @@ def test_papers_added_by_another_process_go_through_the_full_path(tmp_path: Path
     assert NOT_FAST in stderr and "behind" in stderr and FAST not in stderr
     assert "sqlalchemy" in loaded
     assert "Zyzzyva: speculative Byzantine fault tolerance" in stdout.splitlines()[0]
+    # That search saved the caught-up index, so the next one is read-only again.
+    again, stderr, loaded = _search_loading(env, "zyzzyva")
+    assert answered_read_only(stderr) and loaded == {"numpy"}
+    assert again == stdout
 
 
 def test_a_saved_index_that_fails_its_checksum_falls_back_and_is_rebuilt(tmp_path: Path) -> None:
