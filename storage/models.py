@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from urllib.parse import quote_plus
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.landing import landing_url
 
 
 class Base(DeclarativeBase):
@@ -61,11 +62,7 @@ class Paper(Base):
 
     @property
     def link(self) -> str:
-        """Where a reader should land: the paper page, else a Hugging Face search for it
-        (the bundled sample corpus has titles and abstracts but no ids)."""
-        if self.url:
-            return self.url
-        return "https://huggingface.co/papers?q=" + quote_plus(self.title[:200])
+        return landing_url(self.url, self.title)
 
 
 # --- Slack events (issue 3): models below this line belong to the Slack app ---

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import quote
 
+from storage.landing import landing_url
+
 if TYPE_CHECKING:
     from storage.db import Database
 
@@ -121,13 +123,7 @@ class Listing:
 
     @property
     def link(self) -> str:
-        """As storage.models.Paper.link (a test compares them): the paper page, else a
-        Hugging Face search for the title."""
-        if self.url:
-            return self.url
-        from urllib.parse import quote_plus
-
-        return "https://huggingface.co/papers?q=" + quote_plus(self.title[:200])
+        return landing_url(self.url, self.title)
 
 
 def sqlite_file(url: str) -> Path | None:
