@@ -163,7 +163,8 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
 
     try:
         report = import_paths(
-            services.db, [Path(p) for p in args.paths], fmt=args.format, skip_bad=args.skip_bad
+            services.db, [Path(p) for p in args.paths], fmt=args.format, skip_bad=args.skip_bad,
+            prebuild_index=True,
         )
     except ImportFailed as exc:
         raise UsageError(f"{exc}\nNothing was imported.") from None
@@ -179,7 +180,7 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
     # Leave a saved search index that is current with the database, so the next search
     # starts warm; also after an import that changed nothing, since an earlier run may have
     # been killed while building the index (a current saved index is not even loaded).
-    services.search.ensure_saved()
+    services.search.ensure_saved(prebuilt=report.prebuilt)
     if args.skip_bad and report.bad_total and not (total.added or total.updated or total.unchanged):
         print("paperbot: no good records found in the input", file=sys.stderr)
         return 2

@@ -123,6 +123,8 @@ class ImportReport:
     bad: list[BadRecord] = field(default_factory=list)
     bad_total: int = 0
     seconds: float = 0.0
+    # The search index's tokens for the new papers, made while writing (prebuild_index)
+    prebuilt: Prebuild | None = field(default=None, repr=False, compare=False)
 
     def add_bad(self, bad: BadRecord) -> None:
         self.bad_total += 1
@@ -158,6 +160,7 @@ def import_paths(
     skip_bad: bool = False,
     progress: bool | None = None,
     on_change: Callable[[], None] | None = None,
+    prebuild_index: bool = False,
 ) -> ImportReport:
     """Import listing / HF / arXiv files into `db`.
 
@@ -165,7 +168,10 @@ def import_paths(
     if any file is unusable, including values the database would refuse only at write
     time. A paper given twice in one file is imported from its last line only.
     `on_change` runs after each committed batch that added or updated papers (the CLI
-    passes the search index refresh).
+    passes the search index refresh). `prebuild_index`: when this import is large enough
+    to make the search index rebuild, tokenize its papers for the index in a worker while
+    writing; the report's `prebuilt` then holds them, and the caller must hand it to
+    SearchEngine.ensure_saved or warm (which close it) or close it.
     """
     if fmt not in ("auto", *FORMATS):
         raise ValueError(f"unknown format {fmt!r}; use auto, {', '.join(FORMATS)}")
@@ -183,7 +189,8 @@ def import_paths(
             for p in paths:
                 scans.append(_scan(p, fmt, bar, strict=True))
             checking = time.monotonic() - started
-            prebuild = _prebuild_for(db, sum(dups.records for _, dups, _ in scans))
+            if prebuild_index:
+                prebuild = _prebuild_for(db, sum(dups.records for _, dups, _ in scans))
         for i, path in enumerate(paths):
             if scans:
                 kind, dups, spool = scans[i]
@@ -191,7 +198,7 @@ def import_paths(
                 t = time.monotonic()
                 kind, dups, spool = _scan(path, fmt, bar, strict=False)
                 checking += time.monotonic() - t
-                if prebuild is None:
+                if prebuild is None and prebuild_index:
                     prebuild = _prebuild_for(db, dups.records)
             file_report = FileReport(path, kind or "?")
             report.files.append(file_report)
@@ -222,14 +229,12 @@ def import_paths(
         log.info("import phase check: %.1fs", checking)
         log.info("import phase write: %.1fs", time.monotonic() - started - checking)
         if prebuild is not None:
-            from bot.search.workers import offer_prebuild
-
             log.info(
                 "import: %d new papers sent to be tokenized for the search index meanwhile",
                 prebuild.sent,
             )
-            offer_prebuild(db, prebuild)
-            offered = True
+            prebuild.finish()
+            report.prebuilt, offered = prebuild, True
     finally:
         for _, _, spool in scans:
             if spool is not None:

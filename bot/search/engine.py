@@ -43,6 +43,7 @@ from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
 from storage.search_reads import DatabaseReads, IndexRow, PaperReads
 
 if TYPE_CHECKING:
+    from bot.search.workers import Prebuild
     from storage import papers
     from storage.db import Database
 else:
@@ -370,9 +371,21 @@ class SearchEngine:
                 return self._load_or_build()
             return self._catch_up()
 
-    def warm(self) -> None:
-        """Build (or load) the index now, so the first search is fast."""
-        self._ready()
+    def warm(self, prebuilt: Prebuild | None = None) -> None:
+        """Build (or load) the index now, so the first search is fast.
+
+        `prebuilt`: what a large import tokenized while it wrote (importers.run.import_paths
+        with prebuild_index=True), used if this builds; closed either way."""
+        try:
+            if prebuilt is None:
+                self._ready()
+            else:
+                with self._lock:
+                    if self._index is None:
+                        self._load_or_build(prebuilt)
+        finally:
+            if prebuilt is not None:
+                prebuilt.close()
 
     def save(self) -> bool:
         """Persist the index to index_dir now (False when there is no index_dir)."""
@@ -399,27 +412,33 @@ class SearchEngine:
             self._saves += 1
         return True
 
-    def ensure_saved(self) -> bool:
+    def ensure_saved(self, prebuilt: Prebuild | None = None) -> bool:
         """Make the saved index in index_dir current with the database; True if it wrote one.
 
         For the importer: an import killed during the index build leaves no saved index, and
         rerunning it finds every paper unchanged, so nothing else would rebuild it before the
         first search. A current saved index is recognized from its manifest alone (nothing
         is loaded); a missing or unfit one is rebuilt, a stale one loaded and caught up.
+        `prebuilt` as in warm().
         """
-        if self._index_dir is None:
-            return False
-        with self._lock:
-            saves = self._saves
-            if self._index is None:
-                if self._saved_index_is_current():
-                    return False
-                self._load_or_build()  # a build saves itself
-            else:
-                self._catch_up()
-            if self._unsaved or self._saved_rev != self._last_rev or not self._manifest_exists():
-                self.save()
-            return self._saves > saves
+        try:
+            if self._index_dir is None:
+                return False
+            with self._lock:
+                saves = self._saves
+                if self._index is None:
+                    if self._saved_index_is_current():
+                        return False
+                    self._load_or_build(prebuilt)  # a build saves itself
+                else:
+                    self._catch_up()
+                if (self._unsaved or self._saved_rev != self._last_rev
+                        or not self._manifest_exists()):
+                    self.save()
+                return self._saves > saves
+        finally:
+            if prebuilt is not None:
+                prebuilt.close()
 
     def saved_index_is_current(self) -> bool:
         """Whether index_dir holds an index that fits this database and is at its rev, from
@@ -516,7 +535,7 @@ class SearchEngine:
             return False
         return m.rev == self._reads.max_rev() and m.n_docs == self._reads.count()
 
-    def _load_or_build(self) -> int:
+    def _load_or_build(self, prebuilt: Prebuild | None = None) -> int:
         """Load the saved index if it provably fits the database; otherwise rebuild + save."""
         n = None
         if self._index_dir is not None:
@@ -529,7 +548,7 @@ class SearchEngine:
         if n is None:
             if self._db is None:
                 raise StaleIndex("no index directory, and a read-only engine cannot build")
-            n = self._build()
+            n = self._build(prebuilt)
             assert self._index is not None
             prewarm(self._index)
             if self._index_dir is not None:
@@ -617,7 +636,7 @@ class SearchEngine:
         self._saver = threading.Thread(target=run, name="search-index-save", daemon=True)
         self._saver.start()
 
-    def _build(self) -> int:
+    def _build(self, prebuilt: Prebuild | None = None) -> int:
         started = time.perf_counter()
         index = BM25Index()
         acronyms = AcronymTable()
@@ -628,25 +647,22 @@ class SearchEngine:
         threshold = (
             PARALLEL_MIN_PAPERS if self._parallel_min_papers is None else self._parallel_min_papers
         )
-        # Batches an import in this process encoded while it wrote (workers.Prebuild; only
-        # such an import has loaded that module), used where they match the papers read.
-        import sys
-
-        loaded = sys.modules.get("bot.search.workers")
-        prebuild = loaded.take_prebuild(self._db) if loaded is not None else None
         with self._db.session() as s:
             # Read max_rev first: anything committed later has a higher rev and is re-read
             # by the next catch-up (replacing a paper is idempotent).
             rev = papers.max_rev(s)
             n = None
-            if prebuild is not None:
+            if prebuilt is not None:
+                # Batches an import encoded while it wrote, used where they still match.
+                from bot.search import workers
+
                 try:
-                    if prebuild.tokenizer is self._tokenizer and prebuild.batches:
+                    if prebuilt.tokenizer is self._tokenizer and prebuilt.batches:
                         ids, revs = papers.index_versions(s)
-                        items, left = loaded.with_prebuilt(
+                        items, left = workers.with_prebuilt(
                             ids,
                             revs,
-                            prebuild.batches,
+                            prebuilt.batches,
                             lambda a, b: papers.iter_index_rows_between(s, a, b),
                         )
                         log.info(
@@ -658,7 +674,7 @@ class SearchEngine:
                         pooled = n_workers > 1 and left >= threshold
                         n = self._build_in_workers(index, acronyms, items, n_workers, pooled)
                 finally:
-                    prebuild.close()
+                    prebuilt.close()
                 if n is None:
                     index, acronyms = BM25Index(), AcronymTable()
             if n is None and n_workers > 1 and papers.count_papers(s) >= threshold:

@@ -21,7 +21,6 @@ import signal
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -159,12 +158,12 @@ class Prebuild:
     papers back from the database as stored and tokenizes and encodes them meanwhile, on
     the core the import leaves idle; batches it has not reached wait here (as id ranges).
     When the import is done (finish), a second worker starts and the two share what is
-    left. The next full build of the same database in this process (SearchEngine._build,
-    via take_prebuild) uses a batch only where the papers it reads now have exactly the ids
-    and revs the worker read (every change of a paper bumps its rev), in id order among the
-    papers it encodes itself, so the index is exactly the one a build from scratch makes.
-    Only ids travel to the workers and only encoded postings come back: the importer holds
-    no text for them.
+    left. The import hands it to its caller (ImportReport.prebuilt), which passes it to the
+    index build (SearchEngine.ensure_saved or warm); that build uses a batch only where
+    the papers it reads now have exactly the ids and revs the worker read (every change of
+    a paper bumps its rev), in id order among the papers it encodes itself, so the index is
+    exactly the one a build from scratch makes. Only ids travel to the workers and only
+    encoded postings come back: the importer holds no text for them.
     """
 
     def __init__(
@@ -253,28 +252,6 @@ class Prebuild:
         pools, self._pools = self._pools, []
         for p in pools:
             p.shutdown(wait=False, cancel_futures=True)
-
-
-_offered: weakref.WeakKeyDictionary[Any, Prebuild] = weakref.WeakKeyDictionary()
-_offered_lock = threading.Lock()
-
-
-def offer_prebuild(db: Any, prebuild: Prebuild) -> None:
-    """Leave `prebuild` for the next full index build of `db` in this process (replacing
-    one left before). Unused, it holds its workers and batches until `db` is gone or another
-    import replaces it: only imports large enough to make the index rebuild offer one."""
-    prebuild.finish()
-    with _offered_lock:
-        old = _offered.pop(db, None)
-        _offered[db] = prebuild
-    if old is not None:
-        old.close()
-
-
-def take_prebuild(db: Any) -> Prebuild | None:
-    """The batches an import of `db` left for its next build, if any (taken once)."""
-    with _offered_lock:
-        return _offered.pop(db, None)
 
 
 def row_batches(rows: Iterable[IndexRow], size: int = segments.BUILD_BATCH) -> Iterator[list[Row]]:

@@ -108,16 +108,16 @@ def test_build_after_a_large_import_equals_a_build_from_scratch(
 ) -> None:
     seed_older_papers(db)
     pre = use_prebuild(monkeypatch, db)
-    report = import_paths(db, [snapshot(tmp_path / "a.jsonl", 300)])
-    assert report.total.added == 300
+    report = import_paths(db, [snapshot(tmp_path / "a.jsonl", 300)], prebuild_index=True)
+    assert report.total.added == 300 and report.prebuilt is pre
     assert pre.sent == 300 and len(pre.batches) == 6  # 2 commits of 25 papers each
     used = SearchEngine(
         db, refresh_interval=None, parallel_min_papers=1 if pooled else 10**9
     )
     with caplog.at_level(logging.INFO, logger="bot.search.engine"):
-        used.warm()
+        used.warm(report.prebuilt)
     assert "300 of 330 papers encoded during the import" in caplog.text
-    assert workers.take_prebuild(db) is None  # taken by that build
+    assert pre.closed and not pre.batches  # its workers stopped once the build used it
     scratch = SearchEngine(db, refresh_interval=None)
     scratch.warm()
     assert used.size == scratch.size == 330
@@ -133,7 +133,7 @@ def test_papers_changed_after_the_import_are_read_again(
 ) -> None:
     seed_older_papers(db)
     pre = use_prebuild(monkeypatch, db)
-    import_paths(db, [snapshot(tmp_path / "a.jsonl", 300)])
+    report = import_paths(db, [snapshot(tmp_path / "a.jsonl", 300)], prebuild_index=True)
     assert pre.sent == 300
     with db.session() as s:  # a later, fuller abstract for one paper: its rev moves on
         upsert_papers(
@@ -150,7 +150,7 @@ def test_papers_changed_after_the_import_are_read_again(
         )
     used = SearchEngine(db, refresh_interval=None, parallel_min_papers=10**9)
     with caplog.at_level(logging.INFO, logger="bot.search.engine"):
-        used.warm()
+        used.warm(report.prebuilt)
     # the two batches holding a changed paper are encoded again, from what the build reads
     assert "300 of 330 papers encoded during the import" in caplog.text
     scratch = SearchEngine(db, refresh_interval=None)
@@ -163,11 +163,11 @@ def test_a_lost_batch_falls_back_to_a_full_build(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_thresholds: None
 ) -> None:
     pre = use_prebuild(monkeypatch, db)
-    import_paths(db, [snapshot(tmp_path / "a.jsonl", 200)])
+    report = import_paths(db, [snapshot(tmp_path / "a.jsonl", 200)], prebuild_index=True)
     lost = pre.batches[1]  # as if its worker had died
     pre.batches[1] = workers.Prebuilt(lost.paper_ids, _failed_future())
     used = SearchEngine(db, refresh_interval=None, parallel_min_papers=10**9)
-    used.warm()
+    used.warm(report.prebuilt)
     scratch = SearchEngine(db, refresh_interval=None)
     scratch.warm()
     same_index(used, scratch)
@@ -180,5 +180,13 @@ def _failed_future() -> Future[tuple[workers.Versions, Encoded, list[Pair]]]:
 
 
 def test_small_imports_do_not_prebuild(db: Database, tmp_path: Path) -> None:
-    import_paths(db, [snapshot(tmp_path / "a.jsonl", 100)])
-    assert workers.take_prebuild(db) is None
+    report = import_paths(db, [snapshot(tmp_path / "a.jsonl", 100)], prebuild_index=True)
+    assert report.prebuilt is None
+
+
+def test_only_callers_that_ask_get_a_prebuild(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_thresholds: None
+) -> None:
+    """Nobody else would close it: its worker would live as long as the process."""
+    report = import_paths(db, [snapshot(tmp_path / "a.jsonl", 300)])
+    assert report.prebuilt is None
