@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import lock_writes
 from storage.models import Paper
+from storage.search_reads import IndexRow
 
 _ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
 _ARXIV_OLD = re.compile(r"^([a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
@@ -508,18 +509,6 @@ def count_papers(session: Session) -> int:
 
 def max_rev(session: Session) -> int:
     return session.scalar(select(func.max(Paper.rev))) or 0
-
-
-@dataclass(frozen=True)
-class IndexRow:
-    """What the search index needs of a paper: its text and its filter fields."""
-
-    id: int
-    title: str
-    abstract: str
-    published: date | None
-    source: str
-    rev: int
 
 
 def iter_index_rows(session: Session, since_rev: int = 0, chunk: int = 5000) -> Iterator[IndexRow]:

@@ -34,10 +34,8 @@ _CHUNK = 500  # ids per `IN (...)`: far below SQLite's bound-variable limit
 
 @dataclass(frozen=True)
 class IndexRow:
-    """What the search index needs of a paper: its text and its filter fields.
-
-    The same fields as storage.papers.IndexRow, which cannot be imported here (that module
-    loads SQLAlchemy); a test keeps the two in step."""
+    """What the search index needs of a paper: its text and its filter fields (defined here,
+    not in storage.papers, so that readers without SQLAlchemy share it)."""
 
     id: int
     title: str

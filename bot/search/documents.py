@@ -8,8 +8,7 @@ from bot.search.segments import Doc
 from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
 
 if TYPE_CHECKING:  # storage.papers loads SQLAlchemy, which searching a saved index skips
-    from storage.papers import IndexRow
-    from storage.search_reads import IndexRow as ReadIndexRow
+    from storage.search_reads import IndexRow
 
 TITLE_WEIGHT = 2  # title tokens are repeated this many times in a paper's BM25 token list
 
@@ -19,6 +18,6 @@ def paper_tokens(title: str, abstract: str, tokenizer: Tokenizer = DEFAULT_TOKEN
     return tokenizer.tokenize(title) * TITLE_WEIGHT + tokenizer.tokenize(abstract or "")
 
 
-def row_doc(row: IndexRow | ReadIndexRow, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> Doc:
+def row_doc(row: IndexRow, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> Doc:
     """A database row as the index's document."""
     return Doc(row.id, paper_tokens(row.title, row.abstract, tokenizer), row.published, row.source)

@@ -693,7 +693,7 @@ class SearchEngine:
         log.info("search index built: %d papers in %.1fs", n, time.perf_counter() - started)
         return n
 
-    def _learned_doc(self, row: IndexRow | papers.IndexRow, acronyms: AcronymTable) -> Doc:
+    def _learned_doc(self, row: IndexRow, acronyms: AcronymTable) -> Doc:
         """The row's index document; its acronym definitions go into `acronyms`."""
         acronyms.add(definitions(f"{row.title}. {row.abstract}", self._tokenizer))
         return row_doc(row, self._tokenizer)

@@ -35,7 +35,7 @@ from bot.search.acronyms import AcronymTable, Pair, definitions
 from bot.search.documents import paper_tokens
 from bot.search.segments import Doc, Encoded, encode
 from bot.search.tokenizer import DEFAULT_TOKENIZER, Tokenizer
-from storage.papers import IndexRow
+from storage.search_reads import IndexRow
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
@@ -11,14 +10,12 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from storage import papers
 from storage.db import Database
 from storage.migrate import alembic_config
 from storage.papers import PaperRecord, get_papers, upsert_papers
 from storage.search_reads import (
     ALEMBIC_HEAD,
     DatabaseReads,
-    IndexRow,
     PaperReads,
     SqlitePapers,
     sqlite_file,
@@ -72,13 +69,6 @@ def test_alembic_head_constant_is_alembic_s_head(db: Database) -> None:
 
 def test_a_migrated_database_is_at_the_constant(reads: SqlitePapers) -> None:
     assert reads.schema_version() == [ALEMBIC_HEAD]
-
-
-def test_index_row_has_storage_papers_fields() -> None:
-    def fields(cls: type) -> list[tuple[str, object]]:
-        return [(f.name, f.type) for f in dataclasses.fields(cls)]
-
-    assert fields(IndexRow) == fields(papers.IndexRow)
 
 
 def test_both_readers_read_the_same(db: Database, reads: SqlitePapers) -> None:
