@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -64,9 +65,9 @@ def counted_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     builds: list[int] = []
     real = SearchEngine._build
 
-    def spy(self: SearchEngine) -> int:
+    def spy(self: SearchEngine, *args: Any, **kwargs: Any) -> int:
         builds.append(1)
-        return real(self)
+        return real(self, *args, **kwargs)
 
     monkeypatch.setattr(SearchEngine, "_build", spy)
     return builds
