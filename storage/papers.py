@@ -520,15 +520,7 @@ def iter_index_rows(session: Session, since_rev: int = 0, chunk: int = 5000) -> 
         for r in session.execute(q):
             yield IndexRow(*r)
         return
-    last_id = 0
-    while True:
-        q = select(*cols).where(Paper.id > last_id).order_by(Paper.id).limit(chunk)
-        rows = session.execute(q).all()
-        if not rows:
-            return
-        for r in rows:
-            yield IndexRow(*r)
-        last_id = rows[-1][0]
+    yield from iter_index_rows_between(session, 0, None, chunk)
 
 
 def index_versions(session: Session) -> tuple[list[int], list[int]]:
@@ -543,19 +535,17 @@ def index_versions(session: Session) -> tuple[list[int], list[int]]:
 
 
 def iter_index_rows_between(
-    session: Session, first_id: int, last_id: int, chunk: int = 5000
+    session: Session, first_id: int, last_id: int | None, chunk: int = 5000
 ) -> Iterator[IndexRow]:
-    """Papers with first_id <= id <= last_id, in id order, streamed."""
+    """Papers with first_id <= id <= last_id (no upper bound for None), in id order,
+    streamed in chunks (keyset paging: each chunk starts after the last id read)."""
     cols = (Paper.id, Paper.title, Paper.abstract, Paper.published, Paper.source, Paper.rev)
     last = first_id - 1
     while True:
-        q = (
-            select(*cols)
-            .where(Paper.id > last, Paper.id <= last_id)
-            .order_by(Paper.id)
-            .limit(chunk)
-        )
-        rows = session.execute(q).all()
+        q = select(*cols).where(Paper.id > last)
+        if last_id is not None:
+            q = q.where(Paper.id <= last_id)
+        rows = session.execute(q.order_by(Paper.id).limit(chunk)).all()
         if not rows:
             return
         for r in rows:
