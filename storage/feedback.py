@@ -4,7 +4,7 @@ Every signal is one row of `feedback` (storage/models.py) under a unique key, so
 repeated by a Slack retry finds its row and changes nothing; taking a signal back deletes
 the row. Everything is filtered by team_id first: nothing crosses workspaces.
 
-Read side (what the recommenders use):
+Read side (what the recommenders use; signals come oldest first, by time):
   signals(team, user_id=…)     one user's signals, summed per paper, from every channel
   signals(team, channel_id=…)  everyone's signals given in that channel, summed per paper
   saved_ids / hidden_ids       one user's saves (newest first) / hides
@@ -12,9 +12,10 @@ Read side (what the recommenders use):
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,8 +37,9 @@ def _now() -> datetime:
 def _writing(session: Session) -> None:
     """On SQLite, take the write lock before this transaction's first read: concurrent
     clicks and reactions would otherwise meet as read-to-write upgrades, which SQLite fails
-    at once ("database is locked") instead of waiting. PostgreSQL needs nothing: the unique
-    key and ON CONFLICT settle races there."""
+    at once ("database is locked") instead of waiting. PostgreSQL needs nothing for a single
+    insert or delete: the unique key and ON CONFLICT settle races there (a read-then-write
+    of a Save or a hide takes `_choice_lock`)."""
     if session.get_bind().dialect.name == "sqlite":
         lock_writes(session)
 
@@ -85,38 +87,72 @@ def _paper_exists(session: Session, paper_id: int) -> bool:
 # --- writes --------------------------------------------------------------------------------
 
 
-def is_saved(session: Session, team_id: str, user_id: str, paper_id: int) -> bool:
-    """Whether this user saved this paper (in any channel)."""
+def _choice_lock(session: Session, team_id: str, user_id: str, paper_id: int) -> None:
+    """Serialize the Save / Not-for-us writes of one user on one paper for the rest of the
+    transaction: a toggle reads, then writes, and two concurrent toggles must not both read
+    "not saved" (each would save, and the user's two clicks would not cancel). SQLite has
+    one writer at a time already (`_writing`); PostgreSQL takes a transaction-scoped
+    advisory lock on this (workspace, user, paper) only, so other users and papers go on."""
+    if session.get_bind().dialect.name == "sqlite":
+        lock_writes(session)
+    elif session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"feedback\0{team_id}\0{user_id}\0{paper_id}".encode(),
+                                 digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def _has(session: Session, team_id: str, user_id: str, paper_id: int, signal: str) -> bool:
     return session.execute(
         select(Feedback.id).where(
             Feedback.team_id == team_id, Feedback.user_id == user_id,
-            Feedback.paper_id == paper_id, Feedback.signal == SAVE,
+            Feedback.paper_id == paper_id, Feedback.signal == signal,
         ).limit(1)
     ).first() is not None
+
+
+def _drop(session: Session, team_id: str, user_id: str, paper_id: int, signal: str) -> None:
+    session.execute(delete(Feedback).where(
+        Feedback.team_id == team_id, Feedback.user_id == user_id,
+        Feedback.paper_id == paper_id, Feedback.signal == signal,
+    ))
+
+
+def is_saved(session: Session, team_id: str, user_id: str, paper_id: int) -> bool:
+    """Whether this user saved this paper (in any channel)."""
+    return _has(session, team_id, user_id, paper_id, SAVE)
+
+
+def is_hidden(session: Session, team_id: str, user_id: str, paper_id: int) -> bool:
+    """Whether this user marked this paper "Not for us" (in any channel)."""
+    return _has(session, team_id, user_id, paper_id, HIDE)
 
 
 def set_save(session: Session, team_id: str, user_id: str, channel_id: str, paper_id: int,
              saved: bool, *, enterprise_id: str | None = None) -> bool:
     """Save (recorded where it was given) or un-save (wherever it was given); returns the
-    new state. Repeating either is harmless."""
-    _writing(session)
+    new state. Repeating either is harmless. Saving takes back the user's "Not for us" of
+    the paper: a paper is saved or hidden, never both (the two would cancel out in the
+    recommender, and the user's latest word is what they mean)."""
+    _choice_lock(session, team_id, user_id, paper_id)
     if saved:
+        _drop(session, team_id, user_id, paper_id, HIDE)
         if not is_saved(session, team_id, user_id, paper_id):
             _add(session, team_id, user_id, channel_id, paper_id, SAVE, "", SAVE_VALUE,
                  enterprise_id)
         return True
-    session.execute(delete(Feedback).where(
-        Feedback.team_id == team_id, Feedback.user_id == user_id,
-        Feedback.paper_id == paper_id, Feedback.signal == SAVE,
-    ))
+    _drop(session, team_id, user_id, paper_id, SAVE)
     return False
 
 
 def toggle_save(session: Session, team_id: str, user_id: str, channel_id: str, paper_id: int,
                 *, enterprise_id: str | None = None) -> bool | None:
     """The Save button: saves, or un-saves what was saved. The new state, or None when the
-    paper is not in the library. (Slack retries of one click are dropped by the receipts.)"""
-    _writing(session)
+    paper is not in the library. The read and the write happen under the (user, paper)
+    lock, so concurrent clicks toggle one after the other. A few indexed statements,
+    whatever the number of the user's saves. (Slack retries of one click are dropped by
+    the receipts.)"""
+    _choice_lock(session, team_id, user_id, paper_id)
     if not _paper_exists(session, paper_id):
         return None
     saved = is_saved(session, team_id, user_id, paper_id)
@@ -128,19 +164,16 @@ def set_hide(session: Session, team_id: str, user_id: str, channel_id: str, pape
              hidden: bool = True, *, enterprise_id: str | None = None) -> bool | None:
     """"Not for us" (hidden=True) or its undo; the new state, or None for a missing paper.
     Hiding also drops the user's save of it: a paper is never both."""
-    _writing(session)
+    _choice_lock(session, team_id, user_id, paper_id)
     if not _paper_exists(session, paper_id):
         return None
     if hidden:
-        set_save(session, team_id, user_id, channel_id, paper_id, False)
-        if paper_id not in hidden_ids(session, team_id, user_id):
+        _drop(session, team_id, user_id, paper_id, SAVE)
+        if not is_hidden(session, team_id, user_id, paper_id):
             _add(session, team_id, user_id, channel_id, paper_id, HIDE, "", HIDE_VALUE,
                  enterprise_id)
         return True
-    session.execute(delete(Feedback).where(
-        Feedback.team_id == team_id, Feedback.user_id == user_id,
-        Feedback.paper_id == paper_id, Feedback.signal == HIDE,
-    ))
+    _drop(session, team_id, user_id, paper_id, HIDE)
     return False
 
 
@@ -206,7 +239,10 @@ def signals(session: Session, team_id: str, *, user_id: str | None = None,
         query = query.where(Feedback.user_id == user_id)
     if channel_id is not None:
         query = query.where(Feedback.channel_id == channel_id)
-    query = query.group_by(Feedback.paper_id).order_by(Feedback.paper_id)
+    # Oldest first by each paper's latest signal (then its row id, which grows with time):
+    # the recommender keeps the papers of the newest signals, so the order must be by time.
+    query = query.group_by(Feedback.paper_id).order_by(
+        func.max(Feedback.created_at), func.max(Feedback.id), Feedback.paper_id)
     return [(int(pid), float(v)) for pid, v in session.execute(query) if v]
 
 

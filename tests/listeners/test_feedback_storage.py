@@ -50,3 +50,58 @@ def test_signals_are_idempotent_reversible_and_per_workspace(db: Database) -> No
         assert fb.saved_ids(s, "T1", "UA") == []
         assert fb.signals(s, "T1", channel_id="C1") == [(c, -1.0)]
         assert fb.hidden_ids(s, "T1", "UA") == set()
+
+
+def test_concurrent_toggles_of_one_save_cancel_out(db: Database) -> None:
+    """Two sessions toggling one user's save at the same moment: saved, then un-saved."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    [a] = _papers(db, 1)
+    users = [f"U{i:03d}" for i in range(30)]
+    for user in users:
+        start = threading.Barrier(2)
+
+        def toggle(_: int, user: str = user, start: threading.Barrier = start) -> bool | None:
+            with db.session() as s:
+                start.wait(10)
+                return fb.toggle_save(s, "T1", user, "C1", a)
+
+        with ThreadPoolExecutor(2) as pool:
+            states = sorted(pool.map(toggle, range(2)), key=str)
+        assert states == [False, True], (user, states)
+    with db.session() as s:
+        assert [u for u in users if fb.saved_ids(s, "T1", u)] == []
+
+
+def test_save_clears_not_for_us_and_not_for_us_clears_save(db: Database) -> None:
+    """A paper is saved or hidden, never both: the two would cancel in the recommender."""
+    a, b = _papers(db, 2)
+    with db.session() as s:
+        assert fb.set_hide(s, "T1", "UA", "C1", a) is True
+        assert fb.toggle_save(s, "T1", "UA", "C1", a) is True
+    with db.session() as s:
+        assert fb.saved_ids(s, "T1", "UA") == [a]
+        assert fb.hidden_ids(s, "T1", "UA") == set()
+        assert fb.signals(s, "T1", user_id="UA") == [(a, 1.0)]
+    with db.session() as s:
+        assert fb.toggle_save(s, "T1", "UA", "C1", b) is True
+        assert fb.set_hide(s, "T1", "UA", "C2", b) is True
+    with db.session() as s:
+        assert fb.saved_ids(s, "T1", "UA") == [a]
+        assert fb.hidden_ids(s, "T1", "UA") == {b}
+        assert fb.signals(s, "T1", user_id="UA") == [(a, 1.0), (b, -1.0)]
+
+
+def test_signals_come_oldest_first_by_time_not_by_paper_id(db: Database) -> None:
+    """The recommender keeps the papers of the newest signals: the order must be by time."""
+    a, b, c = _papers(db)
+    with db.session() as s:
+        fb.toggle_save(s, "T1", "UA", "C1", c)
+    with db.session() as s:
+        fb.add_reaction(s, "T1", "UA", "C1", a, "fire", 1)
+    with db.session() as s:
+        fb.set_hide(s, "T1", "UA", "C1", b)
+    with db.session() as s:
+        assert fb.signals(s, "T1", user_id="UA") == [(c, 1.0), (a, 1.0), (b, -1.0)]
+        assert fb.signals(s, "T1", channel_id="C1") == [(c, 1.0), (a, 1.0), (b, -1.0)]
