@@ -180,7 +180,18 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
     # Leave a saved search index that is current with the database, so the next search
     # starts warm; also after an import that changed nothing, since an earlier run may have
     # been killed while building the index (a current saved index is not even loaded).
-    services.search.ensure_saved(prebuilt=report.prebuilt)
+    try:
+        services.search.ensure_saved(prebuilt=report.prebuilt)
+    except OSError as exc:
+        # The papers are committed; only the index (derived data) is missing. Say so, or a
+        # traceback here reads as a failed import and invites a rerun that changes nothing.
+        print(
+            f"paperbot: the papers ARE imported, but the search index could not be saved in "
+            f"{services.config.index_dir} ({exc.strerror or exc}). Free space there (or fix "
+            "PAPERBOT_INDEX_DIR); the next `paperbot search` or `paperbot serve` rebuilds it.",
+            file=sys.stderr,
+        )
+        return 1
     if args.skip_bad and report.bad_total and not (total.added or total.updated or total.unchanged):
         print("paperbot: no good records found in the input", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.search.acronyms import FILE_NAME as ACRONYMS_FILE
 from storage.db import Database
 from storage.models import Paper
 from tests.conftest import PAPERBOT
@@ -75,3 +76,32 @@ def test_cli_refuses_a_bad_file_and_writes_nothing(
     assert "added 2, updated 0, unchanged 0, skipped 1" in skipped.stdout
     assert f"{bad}:2: truncated JSON" in skipped.stdout
     assert count_rows(db) == 2
+
+
+@pytest.mark.parametrize("blocker", ["disk full", "file in the way"])
+def test_an_index_that_cannot_be_saved_is_one_clear_line_and_the_papers_stay(
+    db: Database, paperbot_env: dict[str, str], data: Path, tmp_path: Path, blocker: str
+) -> None:
+    """The papers are committed before the search index is saved; a full disk (or anything
+    else that stops the save) must say so in one line, not a traceback that reads as if the
+    import had failed."""
+    index_dir = Path(paperbot_env["PAPERBOT_INDEX_DIR"])
+    if blocker == "disk full":
+        # The acronym table is written first, to a fixed temporary name: /dev/full there
+        # fails the write with a real ENOSPC.
+        index_dir.mkdir()
+        (index_dir / f"{ACRONYMS_FILE}.tmp").symlink_to("/dev/full")
+        cause = "No space left on device"
+    else:
+        index_dir.write_text("not a directory\n")
+        cause = "File exists"
+    result = paperbot(paperbot_env, "import", str(data / "hf_daily_papers.json"))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert "added 3, updated 0, unchanged 0" in result.stdout
+    assert (
+        f"paperbot: the papers ARE imported, but the search index could not be saved in "
+        f"{index_dir} ({cause})" in result.stderr
+    )
+    assert "`paperbot search`" in result.stderr and "`paperbot serve`" in result.stderr
+    assert count_rows(db) == 3
