@@ -112,6 +112,14 @@ def remember(services: Services, team_id: str, channel_id: str, ts: str, paper_i
         store.remember_message(s, team_id, channel_id, ts, paper_id, kind)
 
 
+def choice_state(services: Services, where: Where, paper_id: int) -> tuple[bool, bool]:
+    """(saved, hidden) of one paper for one user: two indexed lookups, however many papers
+    the user saved (a click's notice must not load them all)."""
+    with services.db.session() as s:
+        return (store.is_saved(s, where.team_id, where.user_id, paper_id),
+                store.is_hidden(s, where.team_id, where.user_id, paper_id))
+
+
 def viewer_state(services: Services, team_id: str, user_id: str) -> tuple[set[int], set[int]]:
     """(saved, hidden) of one user: shown only on that user's own, private answers."""
     with services.db.session() as s:

@@ -181,8 +181,7 @@ def _notice(services: Services, where: Where, paper_id: int) -> dict | None:
     paper = feedback.get(services, paper_id)
     if paper is None:
         return None
-    saved, hidden = feedback.viewer_state(services, where.team_id, where.user_id)
-    is_saved, is_hidden = paper_id in saved, paper_id in hidden
+    is_saved, is_hidden = feedback.choice_state(services, where, paper_id)
     if is_hidden:
         text = "*Not for us ✓* PaperBot won't recommend it to you:"
     elif is_saved:
@@ -197,19 +196,17 @@ def _notice(services: Services, where: Where, paper_id: int) -> dict | None:
 
 def on_save(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext,
             client: WebClient) -> None:
-    ack()
-    _submit_choice(action, body, respond, context, str(action.get("value", "")), None, client)
+    _choose(ack, body, respond, context, str(action.get("value", "")), None, action, client)
 
 
 def on_hide(ack: Ack, action: dict, body: dict, respond: Respond, context: BoltContext,
             client: WebClient) -> None:
     """The overflow's "Not for us" / "Undo Not for us", or the "Undo" button."""
-    ack()
     value = str((action.get("selected_option") or {}).get("value") or action.get("value") or "")
     verb, _, raw = value.partition(":")
     hidden = {"hide": True, "unhide": False}.get(verb)
-    _submit_choice(action, body, respond, context, raw if hidden is not None else "", hidden,
-                   client)
+    _choose(ack, body, respond, context, raw if hidden is not None else "", hidden, action,
+            client)
 
 
 def in_home(body: dict) -> bool:
@@ -218,50 +215,91 @@ def in_home(body: dict) -> bool:
             and (body.get("view") or {}).get("type") == "home")
 
 
-def _submit_choice(action: dict, body: dict, respond: Respond, context: BoltContext,
-                   raw_id: str, hidden: bool | None, client: WebClient | None = None) -> None:
+def _choose(ack: Ack, body: dict, respond: Respond, context: BoltContext, raw_id: str,
+            hidden: bool | None, action: dict, client: WebClient | None = None) -> None:
+    """Save / Not for us: the choice is stored here, on the request thread, before the ack
+    (one short transaction on one user's row for one paper), so a click Slack saw
+    acknowledged is never lost; only the answer (the page re-rendered, a private notice,
+    the Home tab re-published) goes to a lane. When that lane is full the choice still
+    stands: the user just does not see it re-rendered."""
     receipt: Receipt = context["receipt"]
     workers: Workers = context["workers"]
+    services: Services = context["services"]
     paper_id = paper_id_of(raw_id)
-    if paper_id is not None and client is not None and in_home(body):
-        if not workers.answers.submit(
-            answer_choice_home, context["services"], workers, client, receipt,
-            where_of(body, context, None), paper_id, hidden,
-        ):
-            receipt.unanswered()
-        return
     if paper_id is None:
+        ack()
         log.warning("feedback click with a bad value: answered as a missing paper")
         if not workers.answers.submit(settle, receipt, _gone, respond):
             receipt.unanswered()
         return
+    home_tab = client is not None and in_home(body)
     channel, _, ephemeral = _thread_of(body)
-    view = parse_view(str(action.get("block_id") or "")) if ephemeral else None
-    if not workers.answers.submit(
-        settle, receipt, answer_choice, context["services"], respond,
-        where_of(body, context, channel), paper_id, hidden, view,
-    ):
+    where = where_of(body, context, None if home_tab else channel)
+    try:
+        state = record_choice(services, where, paper_id, hidden)
+    except SQLAlchemyError as exc:
+        ack()
+        _choice_failed(workers, client, respond, receipt, where, exc, home_tab)
+        return
+    ack()
+    if home_tab:  # a paper gone meanwhile: the re-published page no longer shows it
+        assert client is not None
+        submitted = workers.slack_calls.submit(home.publish_home, services, client, receipt,
+                                               where)
+    else:
+        view = parse_view(str(action.get("block_id") or "")) if ephemeral else None
+        submitted = workers.answers.submit(answer_choice, services, respond, receipt, where,
+                                           paper_id, state, view)
+    if not submitted:
+        receipt.answered()  # stored: a copy of this click must not toggle it back
+
+
+def record_choice(services: Services, where: Where, paper_id: int,
+                  hidden: bool | None) -> bool | None:
+    """Store one click (hidden None: toggle the save); its new state, None: no such paper."""
+    if hidden is None:
+        return feedback.toggle_save(services, where, paper_id)
+    return feedback.set_hide(services, where, paper_id, hidden)
+
+
+def _choice_failed(workers: Workers, client: WebClient | None, respond: Respond,
+                   receipt: Receipt, where: Where, exc: SQLAlchemyError, home_tab: bool) -> None:
+    """Nothing was stored: tell the clicker (a retry of the click may try again)."""
+    if home_tab and client is not None:
+        database_trouble(exc, "recording feedback from the App Home")
+        submitted = workers.slack_calls.submit(home.publish_notice, client, receipt,
+                                               where.user_id, DATABASE_DOWN)
+    else:
+        submitted = workers.answers.submit(settle, receipt, _db_down, respond,
+                                           "recording feedback", exc)
+    if not submitted:
         receipt.unanswered()
 
 
-def answer_choice(services: Services, respond: Respond, where: Where, paper_id: int,
-                  hidden: bool | None, view: tuple[str, int, Any] | None) -> bool:
-    """Record the choice (hidden None: toggle the save), then show its state to the clicker
-    only: their private page re-rendered in place, else a private notice."""
+def answer_choice(services: Services, respond: Respond, receipt: Receipt, where: Where,
+                  paper_id: int, state: bool | None,
+                  view: tuple[str, int, Any] | None) -> None:
+    """Show a stored choice to the clicker only: their private page re-rendered in place,
+    else a private notice. The receipt is answered whatever happens here: the choice is
+    recorded, and a copy of the click answered again would toggle it back."""
     try:
-        if hidden is None:
-            state = feedback.toggle_save(services, where, paper_id)
-        else:
-            state = feedback.set_hide(services, where, paper_id, hidden)
-        if state is None:
-            return _gone(respond)
+        _show_choice(services, respond, where, paper_id, state, view)
+    finally:
+        receipt.answered()
+
+
+def _show_choice(services: Services, respond: Respond, where: Where, paper_id: int,
+                 state: bool | None, view: tuple[str, int, Any] | None) -> bool:
+    if state is None:
+        return _gone(respond)
+    try:
         if view is not None:
             page = _rerender(services, where, view, paper_id)
             if page is not None:
                 return respond_safely(respond, replace_original=True, **page)
         notice = _notice(services, where, paper_id)
     except SQLAlchemyError as exc:
-        return _db_down(respond, "recording feedback", exc)
+        return _db_down(respond, "showing your choice", exc)
     if notice is None:
         return _gone(respond)
     return respond_safely(respond, response_type="ephemeral", replace_original=False, **notice)
@@ -326,27 +364,6 @@ def post_in_thread(client: WebClient, respond: Respond, receipt: Receipt, channe
 
 
 # --- clicks in the App Home tab -----------------------------------------------------------
-
-
-def answer_choice_home(services: Services, workers: Workers, client: WebClient,
-                       receipt: Receipt, where: Where, paper_id: int,
-                       hidden: bool | None) -> None:
-    """Save / Not for us in the Home tab: record it, then re-publish the page (Home views
-    have no response_url; the page itself shows the new state)."""
-    try:
-        if hidden is None:
-            feedback.toggle_save(services, where, paper_id)
-        else:
-            feedback.set_hide(services, where, paper_id, hidden)
-    except SQLAlchemyError as exc:
-        database_trouble(exc, "recording feedback from the App Home")
-        submitted = workers.slack_calls.submit(home.publish_notice, client, receipt,
-                                               where.user_id, DATABASE_DOWN)
-    else:  # a paper gone meanwhile: the re-published page no longer shows it
-        submitted = workers.slack_calls.submit(home.publish_home, services, client, receipt,
-                                               where)
-    if not submitted:
-        receipt.unanswered()
 
 
 def answer_similar_home(services: Services, workers: Workers, client: WebClient,
@@ -442,7 +459,8 @@ def answer_list_command(services: Services, respond: Respond, where: Where,
 
 def on_reaction(event: dict, body: dict, context: BoltContext) -> None:
     """reaction_added / reaction_removed on one of our one-paper messages: a signal from
-    that user in that channel (or its take-back). Anything else is ignored."""
+    that user in that channel (or its take-back). Anything else is ignored. Recorded here,
+    on the request thread (two short statements), not in a lane: a full lane would lose it."""
     receipt: Receipt = context["receipt"]
     item = event.get("item") or {}
     user = event.get("user") or ""
@@ -453,11 +471,8 @@ def on_reaction(event: dict, body: dict, context: BoltContext) -> None:
     team = context.team_id or body.get("team_id") or ""
     where = Where(team, user, item["channel"], context.enterprise_id)
     added = event.get("type") == "reaction_added"
-    if not context["workers"].answers.submit(
-        record_reaction, context["services"], receipt, where, str(item["ts"]),
-        str(event.get("reaction") or ""), added,
-    ):
-        receipt.unanswered()
+    record_reaction(context["services"], receipt, where, str(item["ts"]),
+                    str(event.get("reaction") or ""), added)
 
 
 def record_reaction(services: Services, receipt: Receipt, where: Where, ts: str,
