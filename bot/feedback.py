@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from storage import feedback as store
@@ -73,12 +74,23 @@ def set_hide(services: Services, where: Where, paper_id: int, hidden: bool) -> b
                               hidden, enterprise_id=where.enterprise_id)
 
 
+def base_reaction(name: str) -> str:
+    """An emoji name without its skin tone: Slack sends `+1::skin-tone-2` for a toned 👍."""
+    return _SKIN_TONE.sub("", name.strip().strip(":").lower())
+
+
+@lru_cache(maxsize=16)
+def _base_names(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(base_reaction(n) for n in names)
+
+
 def reaction_value(services: Services, reaction: str) -> int:
-    """+1, -1, or 0 (not a feedback emoji) for a reaction name as Slack sends it."""
-    name = _SKIN_TONE.sub("", reaction.lower())
-    if name in services.config.positive_reactions:
+    """+1, -1, or 0 (not a feedback emoji) for a reaction name as Slack sends it. Skin tones
+    never matter, on either side: a configured `+1::skin-tone-2` counts 👍 in every tone."""
+    name = base_reaction(reaction)
+    if name in _base_names(services.config.positive_reactions):
         return 1
-    if name in services.config.negative_reactions:
+    if name in _base_names(services.config.negative_reactions):
         return -1
     return 0
 
@@ -90,7 +102,7 @@ def react(services: Services, where: Where, ts: str, reaction: str, added: bool)
     value = reaction_value(services, reaction)
     if not value:
         return None
-    name = _SKIN_TONE.sub("", reaction.lower())
+    name = base_reaction(reaction)
     with services.db.session() as s:  # a read, then a write of its own (SQLite locks)
         paper_id = store.paper_for_message(s, where.team_id, where.channel_id, ts)
     if paper_id is None:

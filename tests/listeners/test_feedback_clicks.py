@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from storage import feedback as fb
 from storage.models import Paper
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 from tests.fakes.slack_payloads import block_actions, reaction
-from tests.listeners.support import Running, responses
+from tests.listeners.support import Running, make_services, responses, sqlite_only, start
 
 
 def _paper_ids(running: Running, n: int) -> list[int]:
@@ -141,3 +142,34 @@ def test_two_concurrent_save_clicks_by_each_of_40_users_cancel_out(
     with paperbot.services.db.session() as s:
         left = [u for u in range(40) if fb.saved_ids(s, TEAM_ID, f"U{u:04d}")]
     assert left == []
+
+
+@sqlite_only
+def test_configured_reactions_with_a_skin_tone_match_every_skin_tone(
+    tmp_path: Path, db_url: str, fake_slack: FakeSlack
+) -> None:
+    """Slack sends `+1::skin-tone-2`; a configured `+1::skin-tone-2` (or `:+1:`) means the
+    emoji in every skin tone, the plain one included."""
+    running = start(make_services(
+        db_url, tmp_path / "home", fake_slack,
+        PAPERBOT_POSITIVE_REACTIONS="+1::skin-tone-2,fire",
+        PAPERBOT_NEGATIVE_REACTIONS=":-1::skin-tone-6:",
+    ))
+    try:
+        ids = _paper_ids(running, 1)
+        with running.services.db.session() as s:
+            fb.remember_message(s, TEAM_ID, "C0GENERAL", "1.000077", ids[0], "digest")
+        sent = [("+1", "U1"), ("+1::skin-tone-2", "U2"), ("+1::skin-tone-5", "U3"),
+                ("-1", "U4"), ("-1::skin-tone-3", "U5"), ("tada", "U6")]
+        for name, user in sent:
+            body, ctype, _ = reaction(name, channel="C0GENERAL", ts="1.000077", user=user)
+            assert running.sender.send(body, ctype).status_code == 200
+        deadline = time.monotonic() + 10
+        while _reactions(running) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with running.services.db.session() as s:
+            got = {u: fb.signals(s, TEAM_ID, user_id=u) for _, u in sent}
+    finally:
+        running.stop()
+    assert got == {"U1": [(ids[0], 1.0)], "U2": [(ids[0], 1.0)], "U3": [(ids[0], 1.0)],
+                   "U4": [(ids[0], -1.0)], "U5": [(ids[0], -1.0)], "U6": []}
