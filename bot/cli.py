@@ -210,9 +210,8 @@ def cmd_digest(services: Services, args: argparse.Namespace) -> int:
     from bot.digest.poster import poster_for
     from bot.digest.scheduler import run_blocking
 
-    if args.now and not args.once:
-        raise UsageError("--now goes with --once: `paperbot digest --once --now`")
-    # ConfigError names SLACK_BOT_TOKEN; OAuth mode: each workspace's token from the database
+    # Arguments and credentials were checked before the database was opened
+    # (_digest_preflight); OAuth mode: each workspace's token from the database.
     poster = poster_for(services.config, services.db)
     if not args.once:
         run_blocking(services, poster)
@@ -223,6 +222,16 @@ def cmd_digest(services: Services, args: argparse.Namespace) -> int:
         print(f"paperbot: {outcome.problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _digest_preflight(config: Config, args: argparse.Namespace) -> None:
+    """`paperbot digest` mistakes that need no database, found before one is created,
+    migrated or seeded: --now without --once, no Slack credentials (a ConfigError)."""
+    from bot.digest.poster import check_credentials
+
+    if args.now and not args.once:
+        raise UsageError("--now goes with --once: `paperbot digest --once --now`")
+    check_credentials(config)
 
 
 def cmd_export(services: Services, args: argparse.Namespace) -> int:
@@ -418,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.server import check_credentials
 
             check_credentials(config)
+        if args.command == "digest":
+            _digest_preflight(config, args)
         # A new user's first search or serve finds the sample corpus (embedded database
         # only, unless PAPERBOT_SEED says otherwise); imports start clean.
         seed = args.command in ("search", "serve", "digest") and config.seed_sample_corpus

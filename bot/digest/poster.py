@@ -52,17 +52,29 @@ class NotInstalled(ChannelGone):
         self.reason = "app_uninstalled"
 
 
+NO_CREDENTIALS = (
+    "the digest has no Slack credentials to post with: set SLACK_BOT_TOKEN (xoxb-...) for "
+    "one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for OAuth (each workspace's "
+    "install, stored in the database at DATABASE_URL, brings its own token)"
+)
+
+
+def check_credentials(config: Config) -> None:
+    """ConfigError(NO_CREDENTIALS) when the digest could never post; called before the
+    database is opened, so a missing token does not first create, migrate and seed one.
+    OAuth mode passes: its tokens are in the database and are read when posting."""
+    if not (config.slack_bot_token or config.oauth):
+        raise ConfigError(NO_CREDENTIALS)
+
+
 def poster_for(config: Config, db: Any = None) -> SlackPoster | TeamPosters:
-    """The digest's poster from the environment (`paperbot digest`); a missing token is a
-    ConfigError that names SLACK_BOT_TOKEN, not a failed post later. In OAuth mode (and
-    given the database), each subscription posts with its own workspace's token."""
+    """The digest's poster from the environment (`paperbot digest`); missing credentials
+    are a ConfigError naming both ways to set them, not a failed post later. In OAuth mode
+    (and given the database), each subscription posts with its own workspace's token."""
     if config.oauth and db is not None:
         return team_posters(config, db)
     if not config.slack_bot_token:
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is not set: the digest posts to Slack with the bot token "
-            "(xoxb-...); set it in the environment"
-        )
+        raise ConfigError(NO_CREDENTIALS)
     return SlackPoster(
         make_client(str(config.slack_bot_token), config.slack_api_url, retry_connections=False)
     )
