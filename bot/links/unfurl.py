@@ -1,13 +1,14 @@
-"""Paper links → cards: each link's paper looked up (bot/links/fetch.py), the share noted
-in the team library when LIBRARY's storage/library.record_share is present, and the card
-rendered (bot/blocks.paper_unfurl). Plain function below the Slack edge: the listener
-makes the Slack calls (chat.getPermalink, chat.unfurl) around it.
+"""Paper links → cards: the event's paper links (at most MAX_LINKS), their papers looked up
+together (bot/links/fetch.py: one arXiv request for the lot), the share noted in the team
+library when LIBRARY's storage/library.record_share is present, and the card rendered
+(bot/blocks.paper_unfurl). Plain functions below the Slack edge: the listener makes the
+Slack calls (chat.getPermalink, chat.unfurl) around them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +16,15 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import first_discussed, paper_unfurl
-from bot.links.fetch import LinkLookupError, lookup
-from bot.links.parse import PaperLink
+from bot.links.fetch import lookup_many
+from bot.links.parse import PaperLink, parse_links
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+# Slack sends a handful of links per message; a forged event with 500 must not cost 500
+# lookups (and an arXiv batch this size fits arXiv's default page of 10 results).
+MAX_LINKS = 10
 
 RecordShare = Callable[..., Any]
 
@@ -57,31 +62,30 @@ def records_shares() -> bool:
     return _share_recorder() is not None
 
 
+def links_to_unfurl(urls: Iterable[str]) -> list[PaperLink]:
+    """The paper links among an event's URLs (in order, each URL once), the first
+    MAX_LINKS of them; one log line says how many were left out."""
+    links = parse_links(urls)
+    if len(links) > MAX_LINKS:
+        log.warning("%d paper links in one event; looking up the first %d",
+                    len(links), MAX_LINKS)
+    return links[:MAX_LINKS]
+
+
 def unfurl_links(
     services: Services, links: Sequence[PaperLink], sharing: Sharing | None = None
 ) -> Unfurled:
     """A card per paper link whose paper is in the library or could be fetched; the others
     are listed in `failed` (Slack's own preview stays). Database errors propagate."""
     out = Unfurled()
-    papers: dict[str, Any] = {}
-    reasons: dict[str, str] = {}
-    for link in links:
-        if link.arxiv_id in papers or link.arxiv_id in reasons:
-            continue
-        try:
-            paper = lookup(services, link.arxiv_id)
-        except LinkLookupError as exc:
-            reasons[link.arxiv_id] = str(exc)
-            continue
-        if paper is None:
-            reasons[link.arxiv_id] = f"no source knows arXiv {link.arxiv_id}"
-        else:
-            papers[link.arxiv_id] = paper
+    found = lookup_many(services, [link.arxiv_id for link in links])
+    papers = {aid: p for aid, p in found.items() if not isinstance(p, str)}
     notes = {aid: _note_share(services, sharing, p.id) for aid, p in papers.items()}
     for link in links:
         paper = papers.get(link.arxiv_id)
         if paper is None:
-            out.failed.append((link.url, reasons[link.arxiv_id]))
+            why = found.get(link.arxiv_id)
+            out.failed.append((link.url, why if isinstance(why, str) else "not looked up"))
         else:
             out.cards[link.url] = paper_unfurl(paper, first_share=notes[link.arxiv_id])
     return out

@@ -19,7 +19,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message, single_paper
 from bot.links import unfurl
-from bot.links.parse import parse_links
 from bot.listeners import library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt
@@ -117,11 +116,12 @@ def on_tokens_revoked(event: dict, body: dict, context: BoltContext) -> None:
 
 
 def on_link_shared(event: dict, body: dict, context: BoltContext, client: WebClient) -> None:
-    """Acked at once (Bolt); the lookups and Slack calls run on the slack_calls lane."""
+    """Acked at once (Bolt); the lookups and Slack calls run on the lookups lane, so links
+    waiting on arXiv's pacing never hold up the slack_calls lane (mentions, buttons, Home)."""
     team = context.team_id or body.get("team_id") or ""
     enterprise = context.enterprise_id or body.get("enterprise_id")
     receipt: Receipt = context["receipt"]
-    if not context["workers"].slack_calls.submit(
+    if not context["workers"].lookups.submit(
         answer_link_shared, context["services"], client, receipt, event, team, enterprise
     ):
         receipt.unanswered()
@@ -132,8 +132,13 @@ def answer_link_shared(
     enterprise_id: str | None = None,
 ) -> None:
     """One chat.unfurl with a card per paper link we could look up. A link we cannot
-    look up keeps Slack's own preview: no card, nothing posted, one log line."""
-    links = parse_links(str(link.get("url") or "") for link in event.get("links") or [])
+    look up keeps Slack's own preview: no card, nothing posted, one log line. At most
+    unfurl.MAX_LINKS links are looked up (a forged event may carry hundreds)."""
+    raw = event.get("links")
+    links = unfurl.links_to_unfurl(
+        str(link.get("url") or "") for link in (raw if isinstance(raw, list) else [])
+        if isinstance(link, dict)
+    )
     if not links:
         receipt.answered()
         return

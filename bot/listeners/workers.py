@@ -1,9 +1,11 @@
 """The executors that run the slow half of an answer, off Bolt's ack path.
 
-Two lanes, so one slow dependency cannot starve the other: `answers` searches and posts
+Three lanes, so one slow dependency cannot starve the others: `answers` searches and posts
 to response_urls (fast, local), `slack_calls` makes Web API calls (chat.postMessage,
 chat.postEphemeral, conversations.join, users.info), which can take up to the client's
-timeout when Slack hangs. Each lane has a bounded queue: past it, work is refused with one
+timeout when Slack hangs, and `lookups` unfurls paper links, which wait on arXiv's pacing
+(one request per 3 s) and on outside servers: a burst of links must not hold up mentions,
+buttons or App Home. Each lane has a bounded queue: past it, work is refused with one
 (throttled) log line instead of piling up behind a dead dependency.
 """
 
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 ANSWER_WORKERS = 8
 SLACK_CALL_WORKERS = 8
 QUEUE_LIMIT = 256  # waiting tasks per lane, beyond the ones running
+# Link unfurls: arXiv's pacing serializes them anyway, so more threads would only wait.
+LOOKUP_WORKERS = 2
+LOOKUP_QUEUE_LIMIT = 32
 
 
 class Lane:
@@ -67,13 +72,14 @@ class Lane:
 
 
 class Workers:
-    """The app's two lanes; `shutdown` finishes the answers in flight (graceful stop)."""
+    """The app's three lanes; `shutdown` finishes the answers in flight (graceful stop)."""
 
     def __init__(
         self, answer_workers: int = ANSWER_WORKERS, slack_workers: int = SLACK_CALL_WORKERS
     ) -> None:
         self.answers = Lane("answers", answer_workers)
         self.slack_calls = Lane("slack-calls", slack_workers)
+        self.lookups = Lane("lookups", LOOKUP_WORKERS, LOOKUP_QUEUE_LIMIT)
         self._on_shutdown: list[Callable[[], None]] = []
 
     def on_shutdown(self, fn: Callable[[], None]) -> None:
@@ -87,6 +93,7 @@ class Workers:
     def shutdown(self, wait: bool = True) -> None:
         # Answers hand Web API calls to the other lane, so they stop first.
         self.answers.shutdown(wait=wait)
+        self.lookups.shutdown(wait=wait)
         self.slack_calls.shutdown(wait=wait)
         for fn in self._on_shutdown:
             fn()

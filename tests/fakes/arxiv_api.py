@@ -1,13 +1,18 @@
-"""A fake arXiv API over real HTTP on 127.0.0.1: `GET /api/query?id_list=<id>` answers an
-Atom feed (arXiv's shape: opensearch counts, arxiv: namespace, pdf link) with the papers
-set by set_paper(), or an empty feed. Every request's time is recorded (pacing tests).
+"""A fake arXiv API over real HTTP on 127.0.0.1: `GET /api/query?id_list=<id>[,<id>…]` answers
+an Atom feed (arXiv's shape: opensearch counts, arxiv: namespace, pdf link) with the papers
+set by set_paper(), at most `max_results` of them (arXiv's default: 10), or an empty feed.
+Every request's time is recorded (pacing tests), and every answer's end (`answered`).
 Modes: "ok", "error" (HTTP 500), "hostile" (a "billion laughs" entity-expansion document),
-"hang" (answers after `hang_seconds`: client timeouts).
+"hang" (answers after `hang_seconds`, or at release(): client timeouts, stuck lookups),
+"drip" (headers, then the body one byte every `drip_seconds`), "drip-headers" (the status
+line and headers themselves one byte at a time), "bomb" (a gzip body of a few KB that
+inflates to `BOMB_BYTES`, then the rest withheld until release() or `hang_seconds`).
 Point the app at it with ARXIV_API_URL=fake.api_url.
 """
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +21,9 @@ from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape, quoteattr
 
 from tests.fakes.local_http import LocalGetServer
+
+BOMB_BYTES = 16_000_000  # what the "bomb" answer inflates to (its gzip is ~16 KB)
+DRIP_BYTES = 200  # the "drip" answers' length: 200 * drip_seconds to send it all
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE feed [
@@ -35,6 +43,16 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
   <summary>&lol9;</summary></entry>
 </feed>
 """
+
+
+_BOMB: list[bytes] = []
+
+
+def _bomb() -> bytes:
+    """BOMB_BYTES of zeros, gzipped (made once)."""
+    if not _BOMB:
+        _BOMB.append(gzip.compress(b"\0" * BOMB_BYTES, compresslevel=9))
+    return _BOMB[0]
 
 
 @dataclass(frozen=True)
@@ -98,9 +116,16 @@ class FakeArxiv(LocalGetServer):
     def __init__(self) -> None:
         self.papers: dict[str, ArxivPaper] = {}
         self.requests: list[Request] = []
+        self.answered: list[float] = []  # when each /api/query answer was sent in full
         self.mode = "ok"
         self.hang_seconds = 2.0
+        self.drip_seconds = 0.25
         self._lock = threading.Lock()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """End every hang and withheld body now (and those to come)."""
+        self._released.set()
 
     def set_paper(self, paper: ArxivPaper) -> None:
         with self._lock:
@@ -116,13 +141,51 @@ class FakeArxiv(LocalGetServer):
             found = [self.papers[i] for i in ids if i in self.papers]
         if url.path != "/api/query":
             return self._send(req, 404, b"not found", "text/plain")
+        limit = params.get("max_results", "10")
+        found = found[:int(limit)] if limit.isdigit() else found
+        feed = atom_feed(found, params.get("id_list", ""))
         if mode == "error":
             return self._send(req, 500, b"<html>Internal Server Error</html>", "text/html")
         if mode == "hang":
-            time.sleep(self.hang_seconds)
+            self._released.wait(self.hang_seconds)
         if mode == "hostile":
             return self._send(req, 200, BILLION_LAUGHS)
-        self._send(req, 200, atom_feed(found, params.get("id_list", "")))
+        if mode in ("drip", "drip-headers", "bomb"):
+            return self._trickle(req, mode, feed)
+        self._send(req, 200, feed)
+        with self._lock:
+            self.answered.append(time.monotonic())
+
+    def _trickle(self, req: BaseHTTPRequestHandler, mode: str, feed: bytes) -> None:
+        """The slow and the hostile answers, written by hand; until the client hangs up."""
+        body = _bomb() if mode == "bomb" else (feed + b" " * DRIP_BYTES)[:DRIP_BYTES]
+        encoding = "Content-Encoding: gzip\r\n" if mode == "bomb" else ""
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml; charset=utf-8\r\n"
+            f"{encoding}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        try:
+            if mode == "drip-headers":
+                for i in range(len(head)):
+                    req.wfile.write(head[i:i + 1])
+                    req.wfile.flush()
+                    time.sleep(self.drip_seconds)
+            else:
+                req.wfile.write(head)
+            if mode == "bomb":  # all but the last bytes, then nothing until released
+                req.wfile.write(body[:-64])
+                req.wfile.flush()
+                self._released.wait(self.hang_seconds)
+                req.wfile.write(body[-64:])
+            else:
+                for i in range(len(body)):
+                    req.wfile.write(body[i:i + 1])
+                    req.wfile.flush()
+                    time.sleep(self.drip_seconds)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        with self._lock:
+            self.answered.append(time.monotonic())
 
     @staticmethod
     def _send(

@@ -16,6 +16,14 @@ from tests.listeners.support import Running, assert_valid_messages, make_service
 TEST_ARXIV_INTERVAL = 0.3  # seconds; production paces arXiv at 3 s
 
 
+@pytest.fixture(autouse=True)
+def _forget_misses() -> Iterator[None]:
+    """Every test starts with no remembered misses (fetch.MISSES is one per process)."""
+    fetch.MISSES.clear()
+    yield
+    fetch.MISSES.clear()
+
+
 @pytest.fixture(name="fake_slack")
 def fake_slack_fixture() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:

@@ -148,7 +148,8 @@ def test_unknown_arxiv_link_forms_are_fetched_from_the_arxiv_api(
     assert "<http://arxiv.org/pdf/2403.11111v3|PDF>" in _card_text(call["unfurls"][urls[1]])
     # one paper: one Hub request (404) and one arXiv request, whatever the link's form
     assert [r.path for r in fake_hf.requests] == ["/api/papers/2403.11111"]
-    assert [r.params for r in fake_arxiv.requests] == [{"id_list": "2403.11111"}]
+    assert [r.params for r in fake_arxiv.requests] == [
+        {"id_list": "2403.11111", "max_results": "1"}]
     stored = _stored(paperbot, "2403.11111")
     assert stored is not None and stored.source == "arxiv"
     assert stored.categories == "cs.LG cs.AI"

@@ -1,0 +1,61 @@
+"""Issue 17: a link fetch is bounded in time (one deadline for the whole fetch, however the
+server dribbles) and in memory (the DECODED body is capped while it streams), and a paper
+nobody could find is remembered for a while instead of being fetched again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.links import fetch
+from bot.links.fetch import LinkLookupError, MissCache, Pacer, fetch_arxiv
+from tests.fakes.arxiv_api import DRIP_BYTES, FakeArxiv
+
+
+@pytest.mark.parametrize("mode", ["drip", "drip-headers"])
+def test_a_slow_drip_answer_is_abandoned_at_the_deadline(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One byte every 0.25 s: each read is quick, so only a deadline for the whole fetch
+    (not a per-read timeout) ends it."""
+    monkeypatch.setattr(fetch, "DEADLINE", 1.0, raising=False)
+    with FakeArxiv() as arxiv:
+        arxiv.mode = mode
+        arxiv.drip_seconds = 0.25
+        drip_total = DRIP_BYTES * arxiv.drip_seconds  # 50 s to send the whole answer
+        started = time.monotonic()
+        with pytest.raises(LinkLookupError, match="gave up after"):
+            fetch_arxiv(arxiv.api_url, "2401.00001", pacer=Pacer(0))
+        elapsed = time.monotonic() - started
+        assert arxiv.answered == []
+    assert elapsed < drip_total / 3, elapsed  # a generous bound: the deadline is 1 s
+
+
+def test_a_gzip_bomb_is_refused_once_its_decoded_size_passes_the_cap() -> None:
+    """~16 KB of gzip that inflates to 16 MB, the rest of the body withheld: the fetch is
+    refused for its size while the body is still streaming."""
+    with FakeArxiv() as arxiv:
+        arxiv.mode = "bomb"
+        arxiv.hang_seconds = 60
+        try:
+            with pytest.raises(LinkLookupError, match="larger than"):
+                fetch_arxiv(arxiv.api_url, "2401.00001", pacer=Pacer(0))
+        finally:
+            arxiv.release()
+        assert arxiv.answered == []  # refused before the body's end
+
+
+def test_remembered_misses_expire_and_stay_bounded() -> None:
+    now = [1000.0]
+    misses = MissCache(ttl=600, max_entries=3, clock=lambda: now[0])
+    misses.remember("2401.00001", "no source knows arXiv 2401.00001")
+    assert misses.get("2401.00001") == "no source knows arXiv 2401.00001"
+    now[0] += 599
+    assert misses.get("2401.00001") is not None
+    now[0] += 2
+    assert misses.get("2401.00001") is None  # expired: looked up again
+    for n in range(2, 7):
+        misses.remember(f"2401.0000{n}", "HTTP 500")
+    assert len(misses) == 3  # the oldest made room
+    assert misses.get("2401.00002") is None and misses.get("2401.00006") == "HTTP 500"
