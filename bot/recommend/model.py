@@ -20,14 +20,15 @@ development topics only, with more terms, fewer terms, idf applied twice (Lucene
 MoreLikeThis boosts), more-like-this unions, pseudo-relevance feedback and a logistic
 regression on the same features (arxiv-sanity-lite's recipe); the held-out topics report.
 
-Profiles are cached by a fingerprint of the signals and the index snapshot, so paging and
-repeated requests do not rebuild them; a new signal builds a new profile from the few signal
-papers only, and there is no corpus-wide model to retrain. No Slack code here.
+Profiles are cached by a fingerprint of the signals and the index snapshot's version, so
+paging and repeated requests do not rebuild them; a new signal builds a new profile from the
+few signal papers only, and there is no corpus-wide model to retrain. No Slack code here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import threading
 import weakref
@@ -190,8 +191,24 @@ _caches: weakref.WeakKeyDictionary[SearchEngine, OrderedDict] = weakref.WeakKeyD
 _cache_lock = threading.Lock()
 
 
+_versions: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+_next_version = itertools.count(1)
+
+
+def _version(snapshot: object) -> int:
+    """A number only this snapshot ever gets, for cache keys. Not id(snapshot): a freed
+    snapshot's address is soon given to a new one, and its cached profiles and queries
+    would then answer for a library that has changed. The map holds snapshots weakly."""
+    with _cache_lock:
+        version = _versions.get(snapshot)
+        if version is None:
+            version = _versions[snapshot] = next(_next_version)
+        return version
+
+
 def _cached(engine: SearchEngine, key: tuple, make: Callable[[], _T]) -> _T:
-    """Per-engine LRU: the snapshot is part of every key, so a changed library rebuilds."""
+    """Per-engine LRU: the snapshot's version is part of every key, so a changed library
+    rebuilds."""
     with _cache_lock:
         cache = _caches.setdefault(engine, OrderedDict())
         if key in cache:
@@ -222,7 +239,7 @@ def build_profile(services: Services, signals: Sequence[Signal]) -> Profile | No
     if not pos:
         return None
     index = services.search.index
-    key = ("profile", id(index.snapshot), _fingerprint(pos, neg))
+    key = ("profile", _version(index.snapshot), _fingerprint(pos, neg))
 
     def make() -> Profile | None:
         vecs = paper_vectors(services, [*pos, *neg])
@@ -525,7 +542,7 @@ def more_like_this(
         return []
     index = services.search.index
     title, abstract = texts[paper_id]
-    key = ("mlt", id(index.snapshot), paper_id)
+    key = ("mlt", _version(index.snapshot), paper_id)
     query = _cached(
         services.search,
         key,
