@@ -173,3 +173,22 @@ def test_configured_reactions_with_a_skin_tone_match_every_skin_tone(
         running.stop()
     assert got == {"U1": [(ids[0], 1.0)], "U2": [(ids[0], 1.0)], "U3": [(ids[0], 1.0)],
                    "U4": [(ids[0], -1.0)], "U5": [(ids[0], -1.0)], "U6": []}
+
+
+@sqlite_only
+def test_save_after_not_for_us_saves_it_and_takes_the_not_for_us_back(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """The user's latest word wins: a paper is saved or hidden, never both (the two would
+    cancel out in the recommender)."""
+    a, b = _paper_ids(paperbot, 2)
+    assert _click(paperbot, fake_slack, a, HIDE_ACTION, "h", option="hide:") == 200
+    assert _click(paperbot, fake_slack, a, SAVE_ACTION, "s") == 200
+    notice = fake_slack.wait_for(lambda: responses(fake_slack, "s"))[-1]
+    assert "Saved ✓" in str(notice) and "Not for us ✓" not in str(notice)
+    assert _click(paperbot, fake_slack, b, SAVE_ACTION, "s2") == 200
+    assert _click(paperbot, fake_slack, b, HIDE_ACTION, "h2", option="hide:") == 200
+    with paperbot.services.db.session() as s:
+        assert fb.saved_ids(s, TEAM_ID, "U0ALICE") == [a]
+        assert fb.hidden_ids(s, TEAM_ID, "U0ALICE") == {b}
+        assert fb.signals(s, TEAM_ID, user_id="U0ALICE") == [(a, 1.0), (b, -1.0)]
