@@ -3,15 +3,18 @@
 Nothing is created at import time. Listeners are grouped by Slack surface in
 bot/listeners/ and stay thin; they find the process's Services in `context["services"]`,
 the worker lanes in `context["workers"]` and the request's receipt in `context["receipt"]`.
-Bolt's own threads only ever parse, claim and ack; the slow half of every answer runs on a
-lane (bot/listeners/workers.py), so the 3-second window holds whatever the corpus size.
+A listener runs on the HTTP request's own thread (`process_before_response=True`) and only
+parses, claims, acks and hands off: the slow half of every answer runs on a lane
+(bot/listeners/workers.py), so the 3-second window holds whatever the corpus size. Bolt's
+other mode runs listeners on a second pool and has the request thread poll for the ack
+every 10 ms: 10 of the 13 ms of a quiet ack were that sleep, and under a burst the pool
+queued acks past Slack's window (Bolt then answers 404 and the answer arrives anyway).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -26,8 +29,6 @@ from bot.oauth import Installations
 from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-ACK_WORKERS = 16  # Bolt's listener threads: parse + ack only
 
 # slack_sdk logs every failed attempt itself ("Failed to send a request…", "Failed to decode
 # Slack API response: <html>…"); our callers log one line per failed request with the code
@@ -78,9 +79,8 @@ def create_app(services: Services, *, client: WebClient | None = None) -> App:
     app = App(
         client=client or make_client(config),
         signing_secret=str(config.slack_signing_secret) or None,
-        process_before_response=False,
+        process_before_response=True,  # see the module docstring
         request_verification_enabled=True,
-        listener_executor=ThreadPoolExecutor(ACK_WORKERS, thread_name_prefix="paperbot-ack"),
         name="paperbot",
         **multi,
     )

@@ -217,6 +217,10 @@ class FakeSlack:
             if "response_url" in self._delays:  # delay("response_url", s): a slow Slack
                 time.sleep(self._delays["response_url"])
             with self._lock:
+                gate = self._hangs.get("response_url")  # hang("response_url"): held
+            if gate is not None:
+                gate.wait()
+            with self._lock:
                 self.response_posts.append((path.rsplit("/", 1)[-1], params))
                 self.response_times.append(arrived)
             with self.response_arrived:

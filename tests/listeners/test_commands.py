@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import html
-import statistics
-import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import SlackReceipt
@@ -102,37 +101,37 @@ def test_more_results_pages_and_share_posts_in_channel(
     assert posts[1]["delete_original"] is True
 
 
-def test_burst_of_50_commands_each_acked_within_3s(
-    paperbot: Running, fake_slack: FakeSlack
+def test_burst_of_commands_is_acked_before_any_answer_and_each_answered_once(
+    paperbot: Running, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """200 concurrent `/papers`: every ack returns while no answer can get out (Slack's
+    response_url hangs), so no ack waits on a search or a post; then each is answered once.
+    (Bolt used to answer 404 "didn't call ack()" to some and send their answers anyway.)
+    Latency figures are measured in benchmarks/slack_bench.py, not here."""
     queries = ["diffusion caching", "video generation", "reinforcement learning reasoning",
                "mixture of experts", "speculative decoding"]
-    # Slow answers (each response_url post takes 0.2 s) must not slow the acks down.
-    fake_slack.delay("response_url", 0.2)
+    count = 200
+    fake_slack.hang("response_url")
 
-    def one(i: int) -> tuple[int, float]:
+    def one(i: int) -> int:
         body, ctype = slash_command(
             queries[i % len(queries)], response_url=fake_slack.response_url(f"b{i}")
         )
-        started = time.perf_counter()
-        resp = paperbot.sender.send(body, ctype)
-        return resp.status_code, time.perf_counter() - started
+        return paperbot.sender.send(body, ctype).status_code
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(50) as pool:
-        results = list(pool.map(one, range(50)))
-    fake_slack.wait_for(lambda: len(fake_slack.response_posts) >= 50, timeout=20)
-    answered_in = time.perf_counter() - started
-    acks = sorted(t for _, t in results)
-    print(
-        f"\nburst of 50: ack median {statistics.median(acks) * 1000:.0f} ms, "
-        f"max {acks[-1] * 1000:.0f} ms; all 50 answered {answered_in:.2f} s after the first send"
-    )
-    assert all(status == 200 for status, _ in results)
-    assert acks[-1] < 3.0  # Slack's window for the acknowledgement
-    names = {name for name, _ in fake_slack.response_posts}
-    assert names == {f"b{i}" for i in range(50)}
+    try:
+        with ThreadPoolExecutor(50) as pool:
+            statuses = list(pool.map(one, range(count)))
+        assert statuses == [200] * count
+        assert fake_slack.response_posts == []  # every ack came back before any answer
+    finally:
+        fake_slack.release("response_url")
+    fake_slack.wait_for(lambda: len(fake_slack.response_posts) >= count, timeout=60)
+    paperbot.app.paperbot_background.shutdown(wait=True)
+    names = sorted(name for name, _ in fake_slack.response_posts)
+    assert names == sorted(f"b{i}" for i in range(count))  # each once
     assert all(p.get("blocks") for _, p in fake_slack.response_posts)
+    assert not [r for r in caplog.records if "ack()" in r.getMessage()]
 
 
 def test_replayed_slash_command_is_answered_once(
