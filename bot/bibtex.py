@@ -5,7 +5,8 @@ archivePrefix / primaryClass when the paper has an arXiv id, and url. Keys are t
 when there is one (stable across exports and libraries), else `firstauthorYEARfirstword`;
 papers whose keys collide get a/b/c… suffixes in paper-id order, so a key does not depend
 on the order of the listing. LaTeX's special characters are escaped (\\ { } % & $ # _ ^ ~)
-and everything else, non-ASCII included, is kept as UTF-8 (biber and modern bibtex read it).
+and everything else, non-ASCII included, is kept as UTF-8 (biber and modern bibtex read it);
+the url field is verbatim instead (see escape_url).
 """
 
 from __future__ import annotations
@@ -129,10 +130,15 @@ def entry(paper: BibPaper, key: str) -> str:
     return f"@misc{{{key},\n{body}\n}}\n"
 
 
+_URL_UNSAFE = re.compile(r"[{}\\\s\x00-\x1f\x7f]")
+
+
 def escape_url(url: str) -> str:
-    """A URL inside braces: only what would break the field ({ } and a bare backslash or
-    %, which starts a comment in LaTeX) is escaped; url.sty prints the rest as is."""
-    return escape(url) if _SPECIAL_RE.search(url) else url
+    """A URL for a `url` field, which is verbatim (url.sty, biblatex): LaTeX escapes would
+    be printed and followed literally, so ~ _ % # & stay as they are. Only what would
+    break the field is changed, and percent-encoded so the URL names the same resource:
+    braces (they would unbalance it), backslashes, whitespace and control characters."""
+    return _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), url)
 
 
 def bibtex(papers: Iterable[BibPaper]) -> str:

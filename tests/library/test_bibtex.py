@@ -81,7 +81,8 @@ def test_escaping_round_trips_through_bibtexparser() -> None:
     assert (a["year"], a["eprint"], a["archivePrefix"], a["primaryClass"]) == (
         "2024", "2403.01234", "arXiv", "cs.LG")
     assert a["url"] == "https://arxiv.org/abs/2403.01234"
-    assert _undo(raw["turing1950plain"]["url"]) == "https://e.org/a?b=1&c=%20"
+    # url fields are verbatim (url.sty, biblatex): the raw field text is the URL itself.
+    assert raw["turing1950plain"]["url"] == "https://e.org/a?b=1&c=%20"
     assert "eprint" not in raw["turing1950plain"]
     # An independent LaTeX decoder (pylatexenc, through bibtexparser) reads the same text;
     # it renders \textasciicircum as U+02C6, the modifier letter, not "^".
@@ -117,3 +118,16 @@ def test_keys_are_stable_unique_and_independent_of_order() -> None:
              P(3, "Xa", ["Q"], date(2020, 1, 1))]
     ks = assign_keys(clash)
     assert len(set(ks.values())) == 3 and ks[3] == "q2020xa"
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("https://e.org/~ada/my_paper.pdf", "https://e.org/~ada/my_paper.pdf"),
+    ("https://e.org/a?b=1&c=%20#sec_2^x$", "https://e.org/a?b=1&c=%20#sec_2^x$"),
+    # Braces would unbalance the field and a backslash is no URL character: percent-encoded,
+    # which names the same resource; spaces too (a URL has none).
+    ("https://e.org/{x}\\y z", "https://e.org/%7Bx%7D%5Cy%20z"),
+])
+def test_url_field_is_verbatim(url: str, field: str) -> None:
+    text = bibtex([P(1, "T", ["A B"], date(2020, 1, 1), url=url)])
+    assert f"  url = {{{field}}}" in text.splitlines()
+    assert _parse(text, decode=False)["b2020t"]["url"] == field
