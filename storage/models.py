@@ -108,7 +108,7 @@ class Feedback(Base):
             "team_id", "user_id", "channel_id", "paper_id", "signal", "detail",
             name="uq_feedback_signal",
         ),
-        Index("ix_feedback_team_user", "team_id", "user_id"),
+        Index("ix_feedback_team_user_paper", "team_id", "user_id", "paper_id", "signal"),
         Index("ix_feedback_team_channel", "team_id", "channel_id"),
     )
 

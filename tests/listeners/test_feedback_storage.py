@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from storage import feedback as fb
 from storage.db import Database
 from storage.papers import PaperRecord, upsert_papers
@@ -105,3 +107,43 @@ def test_signals_come_oldest_first_by_time_not_by_paper_id(db: Database) -> None
     with db.session() as s:
         assert fb.signals(s, "T1", user_id="UA") == [(c, 1.0), (a, 1.0), (b, -1.0)]
         assert fb.signals(s, "T1", channel_id="C1") == [(c, 1.0), (a, 1.0), (b, -1.0)]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_click_looks_up_one_users_paper_by_index_however_many_saves_they_have(
+    db: Database,
+) -> None:
+    """A toggle's statements are the same few whatever the user saved before, and each
+    reads the user's rows on that one paper through an index (SQLite's plan), not every
+    signal the user ever gave."""
+    from sqlalchemy import event
+
+    ids = _papers(db, 301)
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append((statement, params))
+
+    def toggle(pid: int) -> list[tuple[str, object]]:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            with db.session() as s:
+                fb.toggle_save(s, "T1", "UA", "C1", pid)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        return list(statements)
+
+    first = toggle(ids[0])
+    with db.session() as s:
+        for pid in ids[1:300]:
+            fb.toggle_save(s, "T1", "UA", "C1", pid)
+    later = toggle(ids[300])
+    assert len(later) == len(first)
+    feedback_reads = [(q, p) for q, p in later
+                      if "FROM feedback" in q and not q.lstrip().upper().startswith("INSERT")]
+    assert feedback_reads
+    with db.engine.connect() as conn:
+        for q, p in feedback_reads:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", p))
+            assert "paper_id=?" in plan, (q, plan)
