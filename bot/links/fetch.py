@@ -336,7 +336,7 @@ def fetch_arxiv_many(
     ids = list(dict.fromkeys(arxiv_ids))
     if not ids:
         return {}
-    what = f"arXiv paper {ids[0]}" if len(ids) == 1 else f"arXiv papers {ids[0]}…({len(ids)})"
+    what = _what(ids)
     pace = pacer or ARXIV_PACER
     params = {"id_list": ",".join(ids), "max_results": str(len(ids))}
     with _client(timeout) as client:
@@ -345,6 +345,13 @@ def fetch_arxiv_many(
     if body is None:
         return {}
     return parse_atom_many(body, ids)
+
+
+def _what(arxiv_ids: Sequence[str]) -> str:
+    """How a log line names the papers of one arXiv request."""
+    if len(arxiv_ids) == 1:
+        return f"arXiv paper {arxiv_ids[0]}"
+    return f"arXiv papers {arxiv_ids[0]} and {len(arxiv_ids) - 1} more"
 
 
 def _text(el: Element | None) -> str:
@@ -367,8 +374,7 @@ def parse_atom_many(
 ) -> dict[str, PaperRecord | LinkLookupError]:
     """The entries for `arxiv_ids` in an arXiv API Atom feed (ids without one are left
     out); a feed that is hostile, not XML or not Atom is LinkLookupError."""
-    what = (f"arXiv paper {arxiv_ids[0]}" if len(arxiv_ids) == 1
-            else f"arXiv papers {', '.join(arxiv_ids[:3])}…")
+    what = _what(arxiv_ids)
     try:
         root = fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:

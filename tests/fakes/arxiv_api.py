@@ -4,6 +4,7 @@ set by set_paper(), at most `max_results` of them (arXiv's default: 10), or an e
 Every request's time is recorded (pacing tests), and every answer's end (`answered`).
 Modes: "ok", "error" (HTTP 500), "hostile" (a "billion laughs" entity-expansion document),
 "hang" (answers after `hang_seconds`, or at release(): client timeouts, stuck lookups),
+"gzip" (the feed gzip-encoded, as arXiv sends it),
 "drip" (headers, then the body one byte every `drip_seconds`), "drip-headers" (the status
 line and headers themselves one byte at a time), "bomb" (a gzip body of a few KB that
 inflates to `BOMB_BYTES`, then the rest withheld until release() or `hang_seconds`).
@@ -152,7 +153,10 @@ class FakeArxiv(LocalGetServer):
             return self._send(req, 200, BILLION_LAUGHS)
         if mode in ("drip", "drip-headers", "bomb"):
             return self._trickle(req, mode, feed)
-        self._send(req, 200, feed)
+        if mode == "gzip":
+            self._send(req, 200, gzip.compress(feed), encoding="gzip")
+        else:
+            self._send(req, 200, feed)
         with self._lock:
             self.answered.append(time.monotonic())
 
@@ -190,11 +194,13 @@ class FakeArxiv(LocalGetServer):
     @staticmethod
     def _send(
         req: BaseHTTPRequestHandler, status: int, body: bytes,
-        ctype: str = "application/atom+xml; charset=utf-8",
+        ctype: str = "application/atom+xml; charset=utf-8", encoding: str = "",
     ) -> None:
         try:
             req.send_response(status)
             req.send_header("Content-Type", ctype)
+            if encoding:
+                req.send_header("Content-Encoding", encoding)
             req.send_header("Content-Length", str(len(body)))
             req.end_headers()
             req.wfile.write(body)

@@ -9,8 +9,15 @@ import time
 import pytest
 
 from bot.links import fetch
-from bot.links.fetch import LinkLookupError, MissCache, Pacer, fetch_arxiv
-from tests.fakes.arxiv_api import DRIP_BYTES, FakeArxiv
+from bot.links.fetch import (
+    LinkLookupError,
+    MissCache,
+    Pacer,
+    fetch_arxiv,
+    fetch_arxiv_many,
+    parse_atom_many,
+)
+from tests.fakes.arxiv_api import DRIP_BYTES, ArxivPaper, FakeArxiv, atom_feed
 
 
 @pytest.mark.parametrize("mode", ["drip", "drip-headers"])
@@ -44,6 +51,28 @@ def test_a_gzip_bomb_is_refused_once_its_decoded_size_passes_the_cap() -> None:
         finally:
             arxiv.release()
         assert arxiv.answered == []  # refused before the body's end
+
+
+def test_a_gzipped_batch_answer_is_read_with_more_than_ten_ids() -> None:
+    """arXiv gzips its answers and pages them (10 by default): the batch asks for them all."""
+    ids = [f"2401.{n:05d}" for n in range(1, 13)]
+    with FakeArxiv() as arxiv:
+        arxiv.mode = "gzip"
+        for i in ids[1:]:
+            arxiv.set_paper(ArxivPaper(i, f"Quoll {i}"))
+        found = fetch_arxiv_many(arxiv.api_url, ids, pacer=Pacer(0))
+        [request] = arxiv.requests
+    assert request.params == {"id_list": ",".join(ids), "max_results": "12"}
+    assert sorted(found) == ids[1:]  # the first is unknown to arXiv
+    assert all(getattr(r, "title", "") == f"Quoll {i}" for i, r in found.items())
+
+
+def test_a_broken_entry_is_that_papers_error_only() -> None:
+    feed = atom_feed([ArxivPaper("2401.00001", ""), ArxivPaper("2401.00002", "Bandicoot")],
+                     "2401.00001,2401.00002")
+    found = parse_atom_many(feed, ["2401.00001", "2401.00002"])
+    assert isinstance(found["2401.00001"], LinkLookupError)
+    assert getattr(found["2401.00002"], "title", "") == "Bandicoot"
 
 
 def test_remembered_misses_expire_and_stay_bounded() -> None:
