@@ -246,6 +246,7 @@ class Client:
         go = threading.Event()
 
         def one(i: int) -> None:
+            _ = self.sender.http  # this thread's HTTP client (an SSL context: ~20 ms), untimed
             go.wait()
             sent[i] = self.send(queries[i])
 
@@ -255,6 +256,7 @@ class Client:
         ]
         for t in threads:
             t.start()
+        time.sleep(0.5)  # every thread has its client
         go.set()
         for t in threads:
             t.join(ANSWER_TIMEOUT)
@@ -288,7 +290,40 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 # ----- the run ------------------------------------------------------------------------------
 
 
-def run(n: int, n_requests: int, burst: int, workdir: Path, log: Callable[[str], None]) -> dict:
+def compare_ack_modes(
+    app: Any, client: Client, queries: Sequence[str], burst: int, rounds: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Bursts acked the way the app does (listener on the request thread) and the way it did
+    until 2026-12 (Bolt's default: listener on a 16-thread pool, the request thread polling
+    for the ack every 10 ms), alternated on the same server so both see the same load.
+    The old mode is set on Bolt's listener runner here only; the app never runs it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner = app._listener_runner  # Bolt's; no public way to switch modes after start-up
+    current = (runner.process_before_response, runner.listener_executor)
+    old_pool = ThreadPoolExecutor(16, thread_name_prefix="bench-bolt-ack")
+    modes = {"request_thread": (True, current[1]), "bolt_ack_poll": (False, old_pool)}
+    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    try:
+        for i in range(rounds):
+            for mode, (flag, pool) in modes.items():
+                runner.process_before_response, runner.listener_executor = flag, pool
+                start = (i * len(modes) + list(modes).index(mode)) * burst % max(
+                    1, len(queries) - burst)
+                rows[mode] += client.burst(queries[start : start + burst])
+        log(f"ack modes compared over {rounds} alternated bursts of {burst} each")
+    finally:
+        runner.process_before_response, runner.listener_executor = current
+        old_pool.shutdown(wait=True)
+    out = {m: summarize(r) for m, r in rows.items()}
+    for m in out:
+        out[m]["not_acked_200"] = sum(r["status"] != 200 for r in rows[m])
+    return out
+
+
+def run(n: int, n_requests: int, burst: int, workdir: Path, log: Callable[[str], None],
+        ack_rounds: int = 0) -> dict:
     from tests.fakes.slack_api import FakeSlack
     from tests.listeners.support import make_services, start
 
@@ -322,6 +357,10 @@ def run(n: int, n_requests: int, burst: int, workdir: Path, log: Callable[[str],
                 bur = client.burst(queries[n_requests : n_requests + burst])
                 res["burst_wall_s"] = time.perf_counter() - t
                 log(f"[{n:,}] burst of {len(bur)} in {res['burst_wall_s']:.1f}s")
+                if ack_rounds:
+                    res["ack_modes"] = compare_ack_modes(
+                        running.app, client, queries, burst, ack_rounds, log
+                    )
         finally:
             client.close()
             running.stop()
@@ -365,6 +404,23 @@ def table(r: dict) -> str:
                 f"search {st['search_s']:.1f}, find (search + DB) {st['find_s']:.1f}, "
                 f"render + POST {st['render_and_post_s']:.1f}"
             )
+    if "ack_modes" in r:
+        m = r["ack_modes"]
+        lines.append(f"\nbursts of {r['burst']['requests']}, ack by mode (alternated rounds):")
+        for mode, label in (("request_thread", "listener on the request thread (now)"),
+                            ("bolt_ack_poll", "Bolt's listener pool + 10 ms polling (before)")):
+            a = m[mode]["ack"]
+            lines.append(
+                f"  {label:<48} n={m[mode]['requests']:<4} p50 {a['p50_ms']:7.1f}  "
+                f"p95 {a['p95_ms']:7.1f}  max {a['max_ms']:7.1f} ms; not 200: "
+                f"{m[mode]['not_acked_200']}; answered {m[mode]['answered']}"
+            )
+        now, before = m["request_thread"]["ack"], m["bolt_ack_poll"]["ack"]
+        lines.append(
+            f"  now / before: p50 {now['p50_ms'] / before['p50_ms']:.2f}, "
+            f"p95 {now['p95_ms'] / before['p95_ms']:.2f}, "
+            f"max {now['max_ms'] / before['max_ms']:.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -374,6 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=200, help="sequential requests")
     ap.add_argument("--burst", type=int, default=50, help="requests sent at once afterwards")
     ap.add_argument("--smoke", action="store_true", help="2k papers, 20 requests, burst 10 (CI)")
+    ap.add_argument(
+        "--ack-rounds", type=int, default=3,
+        help="alternated bursts per ack mode, now vs before (0: skip the comparison)",
+    )
     ap.add_argument(
         "--workdir",
         type=Path,
@@ -393,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="slack-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        result = run(n, n_requests, burst, workdir, log)
+        result = run(n, n_requests, burst, workdir, log, 1 if args.smoke else args.ack_rounds)
     print(table(result))
     when = stamp()
     name = "slack_smoke.json" if args.smoke else f"slack_bench-{n}-{when}.json"
