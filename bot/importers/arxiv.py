@@ -7,7 +7,7 @@ The published date is the v1 submission date, falling back to `update_date`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -35,6 +35,19 @@ _RFC2822_DATE = re.compile(
     r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) ([1-9]\d{3}) "
     r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d GMT"
 )
+# arXiv's archives, current and retired (old papers keep theirs): a category is an archive
+# or archive.SUBJECT (cs.CL, physics.flu-dyn). The snapshot's `categories` field and the API's
+# category terms also carry MSC codes (39A05, 35Q30) and ACM classes (I.2.7), which are not.
+ARCHIVES = frozenset((
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
+    "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin",
+    "quant-ph", "stat",
+    "acc-phys", "adap-org", "alg-geom", "ao-sci", "atom-ph", "bayes-an", "chao-dyn", "chem-ph",
+    "cmp-lg", "comp-gas", "dg-ga", "funct-an", "mtrl-th", "patt-sol", "plasm-ph", "q-alg",
+    "solv-int", "supr-con",
+))
+_CATEGORY = re.compile(r"([a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]+(?:-[A-Za-z]+)*)?")
+_TERM_SPLIT = re.compile(r"[\s,;]+")
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -60,8 +73,20 @@ def arxiv_entry_to_record(entry: Any) -> PaperRecord:
         authors=_authors(entry),
         arxiv_id=arxiv_id,
         published=_published(entry),
-        categories=" ".join((categories or "").split()) or None,
+        categories=arxiv_categories(categories or ""),
     )
+
+
+def arxiv_categories(terms: str | Iterable[str]) -> str | None:
+    """The arXiv categories among `terms` (a space/comma-separated string or the API's
+    terms), in order, once each, space-separated; None when there are none."""
+    words = _TERM_SPLIT.split(terms) if isinstance(terms, str) else terms
+    kept: dict[str, None] = {}
+    for word in words:
+        m = _CATEGORY.fullmatch(word.strip())
+        if m is not None and m.group(1) in ARCHIVES:
+            kept[m.group()] = None
+    return " ".join(kept) or None
 
 
 def _authors(entry: dict[str, Any]) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.importers.arxiv import arxiv_categories
 from bot.importers.errors import RecordError
 from bot.importers.hf import hf_entry_to_record
 from bot.services import Services
@@ -427,7 +428,7 @@ def _record(entry: Element, arxiv_id: str) -> PaperRecord:
         pdf_url=pdf if pdf and pdf.startswith(("http://", "https://")) else (
             f"https://arxiv.org/pdf/{arxiv_id}"
         ),
-        categories=" ".join(c for c in categories if c) or None,
+        categories=arxiv_categories(categories),  # drops MSC/ACM terms
     )
 
 
