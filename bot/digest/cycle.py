@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.digest import due, source
+from bot.digest.outage import stop_if_unreachable
 from bot.digest.plan import plan
 from bot.digest.post import Poster, post_run
 from bot.digest.poster import WorkspaceGone
@@ -68,6 +69,9 @@ def run_cycle(
 ) -> CycleReport:
     """Plan the due days (fetching first), then finish every open run we can claim.
 
+    Raises SQLAlchemyError, or outage.DatabaseGone (already logged), when the database
+    fails outside one channel's step or stops answering.
+
     `always_fetch`: fetch even when nothing is due (`paperbot digest --once`).
     `post_now`: today's digest is due for every active subscription that has not had it,
     whatever its posting time (`--once --now`).
@@ -98,6 +102,7 @@ def run_cycle(
             try:
                 run = plan(services, slot.sub, slot.day, cands, settings, now)
             except Exception as exc:  # one subscription's problem is not the cycle's
+                stop_if_unreachable(exc, f"planning the digest for {slot.sub.channel_id}")
                 log.exception(
                     "digest for %s on %s could not be planned", slot.sub.channel_id, slot.day
                 )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.digest import due
 from bot.digest.cycle import run_cycle, utcnow
+from bot.digest.outage import DatabaseGone, cause_of, database_trouble, problem_line
 from bot.digest.post import Poster
 
 if TYPE_CHECKING:
@@ -48,10 +49,11 @@ def run_once(
         report = run_cycle(services, poster, clock=clock, always_fetch=True, post_now=post_now)
         now = clock()
         slots, _ = due.scan(services, now)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, DatabaseGone) as exc:
         log.debug("digest cycle: database error", exc_info=True)  # LOG_LEVEL=DEBUG: where
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        out.problem = f"digest: database error: {detail}"
+        cause = cause_of(exc)
+        database_trouble(cause, "running the digest cycle")  # once per kind: maybe logged
+        out.problem = problem_line(cause, services.db.safe_url)
         return out
     out.lines.append(report.summary())
     out.lines += [schedule_line(slot, now) for slot in slots]

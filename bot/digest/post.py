@@ -13,7 +13,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.digest import blocks, learn
+from bot.digest.outage import DatabaseGone, database_trouble, is_unreachable
 from bot.digest.poster import ChannelGone, SlackTransient, WorkspaceGone, team_poster
 from bot.digest.report import CycleReport
 from bot.digest.settings import Settings
@@ -148,7 +151,8 @@ def post_run(
     owner: str,
 ) -> None:
     """Claim the run and post what is left of it; failures stay with this channel, except
-    WorkspaceGone (the token is unusable: the caller stops the cycle)."""
+    WorkspaceGone (the token is unusable) and outage.DatabaseGone (the database stopped
+    answering): the caller stops the cycle."""
     with services.db.session() as s:
         if not repo.claim_run(s, run_id, owner, clock(), settings.lease):
             report.busy += 1
@@ -176,6 +180,12 @@ def post_run(
         _release(services.db, run_id, owner, str(exc))
         report.deferred.append(str(exc))
     except Exception as exc:  # a bug or the database: keep the other channels going
+        if isinstance(exc, SQLAlchemyError) and is_unreachable(exc):
+            # Every channel would fail the same way: stop the cycle. The run's recorded
+            # intents let the next cycle resume it without posting anything twice.
+            database_trouble(exc, f"posting the digest for {channel}")
+            _release(services.db, run_id, owner, "database unreachable")
+            raise DatabaseGone(exc) from exc
         log.exception("digest for %s failed", channel)
         _release(services.db, run_id, owner, f"{type(exc).__name__}: {exc}")
         report.deferred.append(f"{channel}: {type(exc).__name__}: {exc}")
@@ -185,5 +195,7 @@ def _release(db: Database, run_id: int, owner: str, error: str) -> None:
     try:
         with db.session() as s:
             repo.release_run(s, run_id, owner, error[:500])
+    except SQLAlchemyError as exc:  # one line per kind: in an outage, every release fails
+        database_trouble(exc, f"releasing digest run {run_id} (its lease will expire)")
     except Exception:
         log.exception("could not release digest run %s (its lease will expire)", run_id)

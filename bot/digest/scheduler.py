@@ -16,8 +16,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.digest.cycle import run_cycle
+from bot.digest.outage import DatabaseGone, cause_of, database_trouble
 from bot.digest.post import Poster
 from bot.digest.poster import poster_like
 from bot.digest.settings import Settings
@@ -33,6 +35,9 @@ def safe_cycle(services: Services, poster: Poster, settings: Settings) -> None:
     """One cycle whose every failure is logged, never raised into the scheduler."""
     try:
         report = run_cycle(services, poster, settings=settings)
+    except (SQLAlchemyError, DatabaseGone) as exc:  # an outage: one line per kind, no traceback
+        database_trouble(cause_of(exc), "running a digest cycle (the next one will retry)")
+        return
     except Exception:
         log.exception("digest cycle failed; the next one will retry")
         return
