@@ -67,8 +67,9 @@ class Lane:
             log.exception("answer failed in %s", fn.__name__)
         return None
 
-    def shutdown(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait)
+    def shutdown(self, wait: bool = True, *, drop_queued: bool = False) -> None:
+        """Stop; the tasks running finish, and the queued ones too unless `drop_queued`."""
+        self._pool.shutdown(wait=wait, cancel_futures=drop_queued)
 
 
 class Workers:
@@ -93,7 +94,9 @@ class Workers:
     def shutdown(self, wait: bool = True) -> None:
         # Answers hand Web API calls to the other lane, so they stop first.
         self.answers.shutdown(wait=wait)
-        self.lookups.shutdown(wait=wait)
+        # A card is a nicety: queued lookups (each up to ~20 s when arXiv hangs) are dropped
+        # rather than holding a graceful stop for minutes.
+        self.lookups.shutdown(wait=wait, drop_queued=True)
         self.slack_calls.shutdown(wait=wait)
         for fn in self._on_shutdown:
             fn()

@@ -140,3 +140,26 @@ def test_a_gzip_bomb_from_arxiv_is_no_card_and_one_short_log_line(
         fake_arxiv.release()
     assert "larger than" in line and "Traceback" not in buf.getvalue()
     assert fake_slack.calls_to("chat.unfurl") == [] and fake_slack.posted() == []
+
+
+@sqlite_only
+def test_a_stop_does_not_wait_for_queued_lookups(
+    paperbot: Running, fake_slack: FakeSlack, fake_hf: FakeHF, fake_arxiv: FakeArxiv
+) -> None:
+    """Link events queued behind a hanging arXiv are dropped at shutdown (a card is a
+    nicety); only the lookups already running are waited for, up to their deadline."""
+    fake_arxiv.mode = "hang"
+    fake_arxiv.hang_seconds = 60
+    try:
+        for url in _urls("2407", 12):  # 2 running, 10 queued behind arXiv's 3 s pacing
+            _share(paperbot, [url])
+        fake_slack.wait_for(lambda: fake_arxiv.requests, timeout=10)
+        started = time.monotonic()
+        paperbot.app.paperbot_background.shutdown(wait=True)  # type: ignore[attr-defined]
+        took = time.monotonic() - started
+    finally:
+        fake_arxiv.release()
+    # queued ones would each wait out pacing and a 10 s deadline: minutes in all
+    assert took < 30, f"shutdown waited {took:.0f} s for queued link lookups"
+    asked = {r.params["id_list"] for r in fake_arxiv.requests}
+    assert len(asked) <= 2, asked  # the two running lookups (with their retries), no more
