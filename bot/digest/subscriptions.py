@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.blocks import escape, safe
 from bot.digest.due import zone
 from bot.digest.topics import topic_error
@@ -141,24 +139,10 @@ def handle(
     text: str,
     now: datetime | None = None,
 ) -> str:
-    """Run one subscription command; returns the (mrkdwn) answer for the user, also when
-    the database fails (the user is told to try again, the log says why)."""
-    try:
-        return _handle(services, gateway, team_id, channel_id, user_id, text, now)
-    except SQLAlchemyError:
-        log.exception("/papers %s in %s: database error", (text or "").split()[:1], channel_id)
-        return "Sorry, I couldn't save or read this channel's digest just now; please try again."
+    """Run one subscription command; returns the (mrkdwn) answer for the user.
 
-
-def _handle(
-    services: Services,
-    gateway: Gateway,
-    team_id: str,
-    channel_id: str,
-    user_id: str,
-    text: str,
-    now: datetime | None,
-) -> str:
+    A database failure is raised (SQLAlchemyError): the Slack edge answers it like any other
+    command's (bot.listeners.failures: the standard sentence, one log line per kind)."""
     config = services.config
     now = now or datetime.now(UTC)
     try:

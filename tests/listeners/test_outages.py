@@ -254,3 +254,50 @@ def test_burst_of_100_commands_with_new_words_all_answered_without_errors(
     assert all(p.get("blocks") for _, p in fake_slack.response_posts)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not errors, [r.getMessage() for r in errors]
+
+
+@pytest.mark.skipif(bool(POSTGRES_SKIP_REASON), reason=POSTGRES_SKIP_REASON or "")
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_subscription_commands_with_the_database_down_get_the_standard_answer(
+    db_url: str, tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 17: `/papers subscribe` during an outage logged a traceback and answered with
+    its own sentence; it gets DATABASE_DOWN like every other command, and one log line."""
+    fake_slack.add_channel("C0GENERAL", "general")
+    fake_slack.add_user("U0ALICE", tz="UTC")
+    url = make_url(db_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port)
+    running = start(make_services(
+        through_proxy.render_as_string(hide_password=False), tmp_path / "home", fake_slack
+    ))
+    commands = ["subscribe at 08:30", "subscriptions", "unsubscribe", "subscribe me",
+                "unsubscribe me"]
+    try:
+        _command(running, fake_slack, "subscribe robots", "before")
+        [before] = fake_slack.wait_for(lambda: responses(fake_slack, "before"))
+        assert "Subscribed" in " ".join(texts(before))
+        proxy.close()  # the database is unreachable from here on
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        for i, text in enumerate(commands):
+            _command(running, fake_slack, text, f"down{i}")
+        fake_slack.wait_for(
+            lambda: all(responses(fake_slack, f"down{i}") for i in range(len(commands))),
+            timeout=20,
+        )
+        running.app.paperbot_background.shutdown(wait=True)
+    finally:
+        running.stop()
+        proxy.close()
+    for i, text in enumerate(commands):
+        [answer] = responses(fake_slack, f"down{i}")
+        assert answer["response_type"] == "ephemeral"
+        assert DATABASE_DOWN in " ".join(texts(answer)), (text, answer)
+    problems = _problems(caplog)
+    print(f"\n{len(commands)} subscription commands with the database down: "
+          f"{len(problems)} log lines: " + " | ".join(r.getMessage()[:80] for r in problems))
+    assert len(problems) == 1, [r.getMessage() for r in problems]
+    assert "database unreachable" in problems[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info]
+    assert_valid_messages(fake_slack)
