@@ -310,10 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("import", help="import papers from listing, HF JSON(L) or arXiv JSONL files")
+    p = sub.add_parser(
+        "import", help="import papers from listing, HF JSON(L), arXiv JSONL or "
+        "`paperbot export --format jsonl` files",
+    )
     p.add_argument("paths", nargs="+", help="files to import")
     p.add_argument(
-        "--format", choices=["auto", "listing", "hf", "arxiv"], default="auto",
+        "--format", choices=["auto", "listing", "hf", "arxiv", "paperbot"], default="auto",
         help="input format (default: detect)",
     )
     p.add_argument(

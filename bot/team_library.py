@@ -114,14 +114,21 @@ def export_papers(services: Services, team_id: str | None, words: str = "") -> l
 
 
 def jsonl(papers: list[Paper]) -> str:
-    """One JSON object per line: the paper's fields as stored, for scripts."""
+    """One JSON object per line: the paper's fields as stored, for scripts and for
+    `paperbot import` (bot/importers/export.py reads it back). "format" marks the lines as
+    ours; "id" is the public id (the arXiv id, else the title key, as `search --json`
+    gives), not the row number, which means nothing in another database."""
+    from bot.importers.export import FORMAT
+
     lines = []
     for p in papers:
         lines.append(json.dumps({
-            "id": p.id, "arxiv_id": p.arxiv_id, "title": p.title, "authors": list(p.authors),
+            "format": FORMAT, "id": p.arxiv_id or p.key, "arxiv_id": p.arxiv_id,
+            "title": p.title, "authors": list(p.authors),
             "published": p.published.isoformat() if p.published else None,
             "url": p.link, "pdf_url": p.pdf_url, "code_url": p.code_url,
-            "categories": p.categories, "source": p.source, "abstract": p.abstract,
+            "categories": p.categories, "upvotes": p.upvotes, "source": p.source,
+            "abstract": p.abstract,
         }, ensure_ascii=False))
     return "".join(line + "\n" for line in lines)
 

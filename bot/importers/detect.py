@@ -9,14 +9,17 @@ from pathlib import Path
 
 from bot.importers.arxiv import parse_arxiv
 from bot.importers.errors import ImportFailed
+from bot.importers.export import is_export_entry, parse_export
 from bot.importers.hf import parse_hf
 from bot.importers.listing import parse_listing
 from bot.importers.records import ParsedItem
 from bot.importers.source import Source, iter_json_array
 
-FORMATS = ("listing", "hf", "arxiv")
+FORMATS = ("listing", "hf", "arxiv", "paperbot")
 Parser = Callable[[Source], Iterator[ParsedItem]]
-PARSERS: dict[str, Parser] = {"listing": parse_listing, "hf": parse_hf, "arxiv": parse_arxiv}
+PARSERS: dict[str, Parser] = {
+    "listing": parse_listing, "hf": parse_hf, "arxiv": parse_arxiv, "paperbot": parse_export,
+}
 # JSON starts '[' + a value or ']', or '{' + a key or '}'; a listing title like
 # "[Re] Reproducing ..." or "{CLIP} ..." does not.
 _JSON_START = re.compile(rb'\[\s*([\[{"\]\-0-9]|true|false|null)|\{\s*["}]')
@@ -35,7 +38,7 @@ def detect_format(src: Source, fmt: str = "auto") -> str:
     is_json = bool(_JSON_START.match(head))
     if fmt == "listing":
         return fmt
-    if fmt in ("hf", "arxiv"):
+    if fmt in ("hf", "arxiv", "paperbot"):
         if not is_json:
             raise ImportFailed(
                 src.path, None, f"--format {fmt} needs a JSON array or JSON Lines, "
@@ -48,7 +51,8 @@ def detect_format(src: Source, fmt: str = "auto") -> str:
 
 
 def _json_schema(src: Source, *, array: bool) -> str:
-    """Tell HF entries ({"paper": {...}}) from arXiv snapshot lines ({"id", "abstract"})."""
+    """Tell HF entries ({"paper": {...}}) from arXiv snapshot lines ({"id", "abstract"}) and
+    from PaperBot's own export ("format": "paperbot/1")."""
     first: object = None
     try:
         if array:
@@ -65,14 +69,17 @@ def _json_schema(src: Source, *, array: bool) -> str:
     if first is None:
         return "hf"
     if isinstance(first, dict):
+        if is_export_entry(first):
+            return "paperbot"
         if isinstance(first.get("paper"), dict):
             return "hf"
         if "abstract" in first and "id" in first:
             return "arxiv"
         keys = ", ".join(sorted(first)[:8]) or "none"
         raise ImportFailed(
-            src.path, None, f"unknown format: JSON entries with keys {keys} are neither "
-            "Hugging Face daily papers nor arXiv metadata (use --format to force one)"
+            src.path, None, f"unknown format: JSON entries with keys {keys} are not "
+            "Hugging Face daily papers, arXiv metadata or a PaperBot export "
+            "(use --format to force one)"
         )
     raise ImportFailed(src.path, None, "unknown format: JSON entries are not objects")
 

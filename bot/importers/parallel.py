@@ -30,6 +30,7 @@ from typing import Any
 
 from bot.importers.arxiv import arxiv_entry_to_record
 from bot.importers.errors import ImportFailed
+from bot.importers.export import export_entry_to_record
 from bot.importers.hf import hf_entry_to_record
 from bot.importers.jsonfile import jsonl_items
 from bot.importers.source import Source
@@ -43,6 +44,7 @@ CHECK_WORKERS = 2
 MAPPERS: dict[str, Callable[[Any], PaperRecord]] = {
     "arxiv": arxiv_entry_to_record,
     "hf": hf_entry_to_record,
+    "paperbot": export_entry_to_record,
 }
 
 
