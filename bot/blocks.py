@@ -719,14 +719,16 @@ def validate_message(payload: dict[str, Any]) -> list[str]:
 # --- link unfurls (issue 11) ----------------------------------------------------------------
 
 UNFURL_SNIPPET = 300  # characters of the abstract shown on a link's card
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")  # never a DM (D…)
 
 
 def first_discussed(
     channel_id: str | None, user_id: str | None, on: date | None, permalink: str | None
 ) -> str | None:
     """"First discussed in #chan by @user on <date> · view" (our mrkdwn; ids checked, so
-    nothing from outside can smuggle a mention in), or None with nothing to say."""
+    nothing from outside can smuggle a mention in), or None with nothing to say. The caller
+    passes only a share the card's readers may see (storage.library.record_share: a public
+    channel or the card's own conversation); a DM id is never named even so."""
     parts = ["First discussed"]
     if channel_id and _CHANNEL_ID.match(channel_id):
         parts.append(f"in <#{channel_id}>")

@@ -74,10 +74,16 @@ def _join(session: Session, team_id: str, paper_id: int, *, how: str, user_id: s
 
 def record_share(session: Session, team_id: str, paper_id: int, *, user_id: str,
                  channel_id: str, ts: str, permalink: str | None,
-                 at: datetime | None = None, enterprise_id: str | None = None) -> Share | None:
+                 at: datetime | None = None, enterprise_id: str | None = None,
+                 public: bool | None = None) -> Share | None:
     """A message shared this paper's link: store it (once, however often Slack retries) and
-    return the first earlier share of the paper in this workspace, or None when this is the
-    first. A paper that is not in our papers table is ignored (None)."""
+    return the first earlier share of the paper in this workspace that this message's
+    readers may see, or None when there is none. A paper that is not in our papers table is
+    ignored (None).
+
+    `public`: the conversation was a public channel (None: unknown). An earlier share is
+    returned only from a public channel or from this same conversation, so a card never
+    names a DM, group DM or private channel to people who are not in it."""
     _writing(session)
     if session.get(Paper, paper_id) is None:
         return None
@@ -85,7 +91,7 @@ def record_share(session: Session, team_id: str, paper_id: int, *, user_id: str,
     _insert_ignore(session, PaperShare, {
         "team_id": team_id, "enterprise_id": enterprise_id, "paper_id": paper_id,
         "user_id": user_id, "channel_id": channel_id, "ts": ts, "permalink": permalink,
-        "at": at,
+        "at": at, "public": public,
     }, ["team_id", "channel_id", "ts", "paper_id"])
     _join(session, team_id, paper_id, how=LINK, user_id=user_id, channel_id=channel_id,
           ts=ts, permalink=permalink, at=at, enterprise_id=enterprise_id)
@@ -95,12 +101,13 @@ def record_share(session: Session, team_id: str, paper_id: int, *, user_id: str,
             PaperShare.ts == ts, PaperShare.paper_id == paper_id,
         )
     ).one()
-    # The earliest share other than this message, that came before it (a retry of the
-    # first share is still the first, and answers None).
+    # The earliest visible share other than this message, that came before it (a retry of
+    # the first share is still the first, and answers None).
     first = session.execute(
         select(PaperShare).where(
             PaperShare.team_id == team_id, PaperShare.paper_id == paper_id,
             PaperShare.id != this.id,
+            (PaperShare.public.is_(True)) | (PaperShare.channel_id == channel_id),
             (PaperShare.at < this.at) | ((PaperShare.at == this.at) & (PaperShare.id < this.id)),
         ).order_by(PaperShare.at, PaperShare.id).limit(1)
     ).scalar()

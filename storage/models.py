@@ -184,6 +184,8 @@ class PaperShare(Base):
     ts: Mapped[str] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A public channel when shared (conversations.info); None: unknown, counts as private.
+    public: Mapped[bool | None] = mapped_column(Boolean)
 
 
 # --- Digest (issue 4): models below this line belong to the daily digest ---

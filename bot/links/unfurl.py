@@ -49,6 +49,26 @@ class Sharing:
     permalink: str | None
     at: datetime
     enterprise_id: str | None = None
+    public: bool | None = None  # a public channel (channel_is_public); None: unknown
+
+
+def channel_is_public(client: Any, channel_id: str) -> bool | None:
+    """Whether a conversation is a public channel, so later cards elsewhere may name it.
+
+    DMs (D…) and group DMs / legacy private channels (G…) are not, without asking; a C… id
+    is no proof (private channels get them too), so conversations.info is asked (one call per
+    shared message). None when Slack cannot say (missing scope, error): treated as private."""
+    if not channel_id.startswith("C"):
+        return False
+    try:
+        info = client.conversations_info(channel=channel_id).get("channel") or {}
+    except Exception as exc:  # SlackApiError or the network: the card just names less
+        log.info("conversations.info for a shared link failed: %s", type(exc).__name__)
+        return None
+    if not isinstance(info, dict) or "is_private" not in info:
+        return None
+    private = any(info.get(k) for k in ("is_private", "is_im", "is_mpim", "is_group"))
+    return bool(info.get("is_channel", True)) and not private
 
 
 @dataclass
@@ -101,7 +121,7 @@ def _note_share(services: Services, sharing: Sharing | None, paper_id: int) -> s
             earlier = record_share(
                 s, sharing.team_id, paper_id, user_id=sharing.user_id,
                 channel_id=sharing.channel_id, ts=sharing.ts, permalink=sharing.permalink,
-                at=sharing.at, enterprise_id=sharing.enterprise_id,
+                at=sharing.at, enterprise_id=sharing.enterprise_id, public=sharing.public,
             )
             if earlier is None:
                 return None

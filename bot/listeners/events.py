@@ -189,5 +189,5 @@ def _sharing(
     return unfurl.Sharing(
         team_id=team_id, user_id=str(event.get("user") or ""), channel_id=channel, ts=ts,
         permalink=permalink if isinstance(permalink, str) else None, at=at,
-        enterprise_id=enterprise_id,
+        enterprise_id=enterprise_id, public=unfurl.channel_is_public(client, channel),
     )

@@ -28,7 +28,7 @@ def test_a_repeated_share_returns_the_first_one_per_workspace(db: Database) -> N
     a, b, *_ = _papers(db)
     with db.session() as s:
         first = lib.record_share(s, "T1", a, user_id="UA", channel_id="C1", ts="100.1",
-                                 permalink="https://x.slack.com/p1", at=T0)
+                                 permalink="https://x.slack.com/p1", at=T0, public=True)
         assert first is None  # the first share has nothing earlier
     with db.session() as s:  # Slack retries the first event: still the first
         assert lib.record_share(s, "T1", a, user_id="UA", channel_id="C1", ts="100.1",
