@@ -10,10 +10,12 @@ a catch-up, they rank against the current in-memory snapshot. `refresh()` applie
 right away, synchronously (the importer and the digest call it after writing). `close()`
 stops the thread.
 
-Scores are exactly rank_bm25's BM25Okapi, quirks included: in a tiny library a word found
-in half of the papers has idf 0 (no hits for it alone), and words in more than half get
-epsilon * average idf, which in a large library with many rare words can outweigh a
-moderately rare word. Papers are never deleted in storage; if that changes, deletions
+Scores are exactly rank_bm25's BM25Okapi, quirks included: a word found in exactly half of
+the papers has idf 0 (no hits for it alone), and words in more than half get epsilon *
+average idf, which in a large library with many rare words can outweigh a moderately rare
+word. The exception is a library whose average idf is not positive (one or two papers),
+where rank_bm25 finds nothing: there every idf is Lucene's positive one (see snapshot.py).
+Papers are never deleted in storage; if that changes, deletions
 need a rev-bumping tombstone for other replicas to see (the index already supports removal).
 """
 
@@ -429,7 +431,7 @@ class SearchEngine:
                 if self._index is None:
                     if self._saved_index_is_current():
                         return False
-                    self._load_or_build(prebuilt)  # a build saves itself
+                    self._load_or_build(prebuilt, save_errors=True)  # a build saves itself
                 else:
                     self._catch_up()
                 if (self._unsaved or self._saved_rev != self._last_rev
@@ -535,8 +537,11 @@ class SearchEngine:
             return False
         return m.rev == self._reads.max_rev() and m.n_docs == self._reads.count()
 
-    def _load_or_build(self, prebuilt: Prebuild | None = None) -> int:
-        """Load the saved index if it provably fits the database; otherwise rebuild + save."""
+    def _load_or_build(self, prebuilt: Prebuild | None = None, *,
+                       save_errors: bool = False) -> int:
+        """Load the saved index if it provably fits the database; otherwise rebuild + save.
+        A failed save is a warning (the index serves from memory), or raised with
+        `save_errors` for a caller whose job is the saved index (ensure_saved)."""
         n = None
         if self._index_dir is not None:
             try:
@@ -555,6 +560,8 @@ class SearchEngine:
                 try:
                     self.save()
                 except OSError as exc:
+                    if save_errors:
+                        raise
                     log.warning("could not save the search index to %s: %s", self._index_dir, exc)
         self._start_refresher()
         return n

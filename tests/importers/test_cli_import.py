@@ -104,4 +104,6 @@ def test_an_index_that_cannot_be_saved_is_one_clear_line_and_the_papers_stay(
         f"{index_dir} ({cause})" in result.stderr
     )
     assert "`paperbot search`" in result.stderr and "`paperbot serve`" in result.stderr
+    said = [line for line in result.stderr.splitlines() if "index" in line]
+    assert len(said) == 1, result.stderr  # one line, not the engine's warning and then ours
     assert count_rows(db) == 3
