@@ -344,13 +344,51 @@ def page_value(query: str, offset: int) -> str | None:
     return value if len(value) <= MAX_ACTION_VALUE else None
 
 
+MAX_OFFSET = 100_000  # no list we page through is longer; forged offsets stop here
+MAX_PAPER_ID = 2**63 - 1  # ids are 64-bit integers in every backend
+
+
+def _offset(value: Any) -> int:
+    """A paging offset from a value a client sent back: a plain int in [0, MAX_OFFSET].
+
+    Forged values (1e400 → inf, NaN, true, a 4,000-digit int) raise ValueError here, not
+    OverflowError in the database driver."""
+    if type(value) is not int or not 0 <= value <= MAX_OFFSET:
+        raise ValueError("bad offset")
+    return value
+
+
+def _loads(value: str) -> Any:
+    """JSON as we write it: no NaN/Infinity (a forged 1e400 still parses, to inf: _offset
+    refuses it); too many digits is a ValueError too."""
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not in our values")
+    try:
+        return json.loads(value, parse_constant=refuse)
+    except RecursionError:  # "[[[[…" thousands deep
+        raise ValueError("nested too deep") from None
+
+
+def _list_arg(kind: str, arg: Any) -> str | int:
+    """A list's argument: words (str) for r/v/s, a paper id (a 64-bit positive int) for m,
+    nothing we read for n (a click's notice)."""
+    if kind == "n" and isinstance(arg, str | int):
+        return arg
+    if kind == "m":
+        if type(arg) is not int or not 0 < arg <= MAX_PAPER_ID:
+            raise ValueError("bad paper id")
+        return arg
+    if not isinstance(arg, str):
+        raise ValueError("bad list argument")
+    return arg
+
+
 def parse_page_value(value: str) -> tuple[str, int]:
     """Inverse of page_value; raises ValueError on anything else."""
-    data = json.loads(value)
-    query, offset = data["q"], int(data["o"])
-    if not isinstance(query, str) or offset < 0:
+    data = _loads(value)
+    if not isinstance(data, dict) or not isinstance(data.get("q"), str):
         raise ValueError("bad page value")
-    return query, offset
+    return data["q"], _offset(data.get("o"))
 
 
 def title_link(paper: PaperLike, limit: int = TITLE_CHARS) -> str:
@@ -404,11 +442,12 @@ def parse_view(block_id: str) -> tuple[str, int, str | int] | None:
     if not block_id.startswith(ACTIONS_BLOCK) or "|" not in block_id:
         return None
     try:
-        kind, offset, arg = json.loads(block_id.split("|", 1)[1])
+        kind, offset, arg = _loads(block_id.split("|", 1)[1])
+        if kind not in ("s", "r", "v", "m", "n"):
+            return None
+        return kind, _offset(offset), _list_arg(kind, arg)
     except (ValueError, TypeError):
         return None
-    ok = kind in ("s", "r", "v", "m", "n") and isinstance(offset, int) and offset >= 0
-    return (kind, offset, arg) if ok and isinstance(arg, str | int) else None
 
 
 def option(text: str, value: str) -> dict[str, Any]:
@@ -450,11 +489,11 @@ def list_value(kind: str, arg: str | int, offset: int) -> str | None:
 
 def parse_list_value(value: str) -> tuple[str, str | int, int]:
     """Inverse of list_value; raises ValueError on anything else."""
-    data = json.loads(value)
-    kind, arg, offset = data["k"], data["a"], int(data["o"])
-    if kind not in ("r", "v", "m") or not isinstance(arg, str | int) or offset < 0:
+    data = _loads(value)
+    if not isinstance(data, dict) or data.get("k") not in ("r", "v", "m"):
         raise ValueError("bad list value")
-    return kind, arg, offset
+    kind = data["k"]
+    return kind, _list_arg(kind, data.get("a")), _offset(data.get("o"))
 
 
 def paper_list_message(

@@ -3,7 +3,9 @@
 HTTP: `POST /slack/events` is read (at most MAX_BODY_BYTES) and its Slack signature checked
 here, on the raw bytes, before anything parses it; only signed requests reach Bolt's WSGI
 adapter, so junk gets a short 401 and at most one rate-limited log line, never a 500, a
-traceback or its body in the log. `GET /health` answers `{"ok": true, "papers": N,
+traceback or its body in the log. A signed body of a shape Slack never sends (a `payload`
+that is not a JSON object, JSON that is not an object) gets a quiet 400 before Bolt could
+choke on it (malformed_reason). `GET /health` answers `{"ok": true, "papers": N,
 "database": "ok"}`, or 503 when a cheap `SELECT 1` (cached ~1 s) cannot reach the database.
 `serve()` checks the credentials first (a missing one is a ConfigError naming the variable
 and where Slack shows it), warms the search index, starts the digest scheduler when
@@ -29,6 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -204,6 +207,49 @@ class SignatureGate:
         if not self._verifier.is_valid(body, timestamp, signature):
             return "bad_signature"
         return None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON Slack sends")
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """`text` as a JSON object (NaN/Infinity refused: Slack never sends them), else None."""
+    try:
+        data = json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def malformed_reason(body: bytes, content_type: str | None) -> str | None:
+    """None when a signed body has a shape Slack sends; else a short, fixed reason code.
+
+    Mirrors how Bolt reads a body (slack_bolt.request.internals.parse_body: JSON when the
+    type says so or it starts with "{", else a form whose `payload` field is JSON), so that
+    what Bolt would choke on (a 500 and a traceback) or find no listener for (a 404) gets a
+    quiet 400 here instead. Signed junk means a leaked secret or a broken proxy: worth a
+    log line, never a traceback."""
+    text = body.decode("utf-8")  # the gate checked it is UTF-8
+    if not text.strip():
+        return "empty_body"
+    if content_type == "application/json" or text.startswith("{"):
+        data = _json_object(text)
+        if data is None:
+            return "bad_json"
+        return None if isinstance(data.get("type"), str) else "no_type"
+    fields = parse_qs(text, keep_blank_values=True)
+    if "payload" in text:
+        payloads = fields.get("payload") or []
+        if len(payloads) != 1:
+            return "bad_payload_field"
+        data = _json_object(payloads[0])
+        if data is None:
+            return "bad_payload_json"
+        return None if isinstance(data.get("type"), str) else "no_type"
+    if "command" in fields or "ssl_check" in fields:
+        return None
+    return "unknown_form"
 
 
 class RateLimitedWarning:
@@ -401,6 +447,13 @@ class PaperBotWSGI:
             )
             return _json(start_response, "401 Unauthorized",
                          {"ok": False, "error": "invalid_signature"})
+        malformed = malformed_reason(body, environ.get("CONTENT_TYPE"))
+        if malformed is not None:
+            self.warn_rejected(
+                "refused a signed request on %s that Slack would not send (%s, %d bytes)",
+                EVENTS_PATH, malformed, len(body),
+            )
+            return _json(start_response, "400 Bad Request", {"ok": False, "error": "malformed"})
         environ["wsgi.input"] = io.BytesIO(body)  # Bolt reads the bytes we already consumed
         environ["CONTENT_LENGTH"] = str(len(body))
         return self.slack(environ, start_response)

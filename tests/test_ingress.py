@@ -22,7 +22,7 @@ import pytest
 from bot.server import MAX_BODY_BYTES
 from tests.fakes.signing import TEST_SIGNING_SECRET, slack_signature
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_payloads import VERIFICATION_TOKEN, slash_command
+from tests.fakes.slack_payloads import VERIFICATION_TOKEN, block_actions, slash_command
 from tests.listeners.conftest import fake_slack_fixture  # noqa: F401
 from tests.listeners.support import BOT_TOKEN, Running, make_services, sqlite_only, start
 from tests.logcapture import captured_log
@@ -178,3 +178,84 @@ def test_signed_requests_still_answered_after_junk(
     served.app.paperbot_background.shutdown(wait=True)  # type: ignore[attr-defined]
     _assert_clean(app_log.getvalue(), "WARMUP")
     assert BOT_TOKEN not in app_log.getvalue() and TEST_SIGNING_SECRET not in app_log.getvalue()
+
+
+# --- signed but malformed (issue 17): a quiet 200/400, never a 404/500 or a traceback ------
+
+
+def _click(
+    fake: FakeSlack, action_id: str, value: str, block_id: str = "paging", *, ephemeral: bool
+) -> bytes:
+    """A signed-shape block_actions body for one forged button (as a hostile client sends)."""
+    blocks = [{"type": "actions", "block_id": block_id, "elements": [{
+        "type": "button", "action_id": action_id, "value": value,
+        "text": {"type": "plain_text", "text": "x"},
+    }]}]
+    message = None if ephemeral else {"ts": "1700000000.000100", "blocks": blocks}
+    body, _ = block_actions(blocks, action_id, response_url=fake.response_url("forged"),
+                            message=message)
+    return body
+
+
+def _forged_clicks(fake: FakeSlack) -> list[tuple[str, bytes]]:
+    values = {
+        "1e400": '{"q": "x", "o": 1e400}',
+        "inf": '{"q": "x", "o": Infinity}',
+        "nan": '{"q": "x", "o": NaN}',
+        "huge int": '{"q": "x", "o": ' + "9" * 4000 + "}",
+        "too many digits": '{"q": "x", "o": ' + "9" * 5000 + "}",
+        "bool": '{"q": "x", "o": true}',
+    }
+    clicks = [(f"More {name}", _click(fake, "papers_more", v, ephemeral=True))
+              for name, v in values.items()]
+    clicks += [(f"Share {name}", _click(fake, "papers_share", v, ephemeral=True))
+               for name, v in values.items()]
+    clicks += [(f"library More {name}", _click(fake, "team_library_more", v, ephemeral=True))
+               for name, v in values.items()]
+    lists = {
+        "1e400": '{"k": "v", "a": "", "o": 1e400}',
+        "huge int": '{"k": "v", "a": "", "o": ' + "9" * 4000 + "}",
+        "huge paper": '{"k": "m", "a": ' + "9" * 40 + ', "o": 0}',
+    }
+    clicks += [(f"list More {name}", _click(fake, "papers_list_more", v, ephemeral=True))
+               for name, v in lists.items()]
+    views = {
+        "1e400": '["s", 1e400, "x"]',
+        "huge offset": '["s", ' + "9" * 200 + ', "x"]',
+        "huge paper": '["m", 0, ' + "9" * 200 + "]",
+        "nan": '["v", NaN, ""]',
+    }
+    clicks += [(f"Save on view {name}", _click(fake, "paper_save", "1", f"paper_acts_1|{v}",
+                                                ephemeral=True)) for name, v in views.items()]
+    return clicks
+
+
+def _malformed_bodies() -> list[tuple[str, bytes, str]]:
+    return [
+        ("payload= not JSON", b"payload=not-json", FORM),
+        ("payload= JSON but not an object", b"payload=%5B1%2C2%5D", FORM),
+        ("payload= twice", b"payload=%7B%7D&payload=%7B%7D", FORM),
+        ("JSON body not JSON", b"{not json", "application/json"),
+        ("JSON body not an object", b"[1, 2]", "application/json"),
+        ("JSON body with NaN", b'{"type": NaN}', "application/json"),
+        ("empty form", b"", FORM),
+    ]
+
+
+@sqlite_only
+def test_signed_but_malformed_requests_get_a_quiet_answer(
+    served: Running, app_log: io.StringIO, fake_slack: FakeSlack
+) -> None:
+    statuses: dict[str, int] = {}
+    for name, body, ctype in _malformed_bodies():
+        statuses[name] = served.sender.send(body, ctype).status_code
+    for name, body in _forged_clicks(fake_slack):
+        statuses[name] = served.sender.send(body, FORM).status_code
+    served.app.paperbot_background.shutdown(wait=True)  # type: ignore[attr-defined]
+    bad = {name: s for name, s in statuses.items() if s not in (200, 400)}
+    assert not bad, bad
+    log_text = app_log.getvalue()
+    _assert_clean(log_text)
+    assert " ERROR " not in log_text, log_text[-3000:]
+    # Nothing forged was searched or answered with a page of results.
+    assert all("blocks" not in p or "Papers " not in str(p) for _, p in fake_slack.response_posts)
