@@ -6,6 +6,11 @@ epsilon * average_idf (average over every term in the corpus, before flooring), 
 summed with repeats, unknown tokens adding 0. N, total length (so avgdl) and per-term document
 frequencies (df) are counts over live documents, and idf/average_idf/length norms are derived
 from them (`make_snapshot`) whenever the index changes.
+
+One deliberate difference: when the average idf is not positive (a library of one or two
+papers, or of near-duplicates), rank_bm25 gives every word an idf <= 0 and finds nothing;
+then every term's idf is Lucene's log(1 + (N-n+0.5)/(n+0.5)) instead, positive and lower
+for commoner words. Libraries with a positive average idf score exactly as rank_bm25.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class Snapshot:
         n = int(self.df[tid])
         if n == 0:
             return 0.0
+        if self.average_idf <= 0:
+            # rank_bm25 cannot rank here (tiny libraries: every idf and its floor <= 0, so
+            # nothing scores above zero); Lucene's idf is positive and falls with df.
+            return math.log1p((self.n_docs - n + 0.5) / (n + 0.5))
         idf = math.log(self.n_docs - n + 0.5) - math.log(n + 0.5)
         if idf < 0:
             idf = EPSILON * self.average_idf
