@@ -81,11 +81,37 @@ def _no_results_message(
         name for name in active
         if not services.search.search(query, limit=1, **{name: filters[name]}).total
     ] or active
+    what = f"No papers match {query!r} {' and '.join(described[n] for n in alone)}"
+    undated, dated = _undated_matches(services, query, args) if (
+        "since" in alone or "until" in alone) else (0, 0)
+    flags = "/".join(f"--{n}" for n in ("since", "until") if n in alone)
+    if undated and not dated:
+        one = undated == 1
+        them = "it" if one else "them"
+        sample = (" (the bundled sample corpus has titles and abstracts only)"
+                  if "sample" in services.sources() else "")
+        return (
+            f"{what}: the {undated} paper{'' if one else 's'} that match{'es' if one else ''} "
+            f"{'has' if one else 'have'} no publication date, so {flags} cannot place {them}"
+            f"{sample}. Leave out {flags} to see {them}."
+        )
+    note = (f"; {undated} of them {'has' if undated == 1 else 'have'} no publication date, "
+            f"which {flags} cannot place") if undated else ""
     return (
-        f"No papers match {query!r} {' and '.join(described[n] for n in alone)} "
-        f"({unfiltered.total} match without "
-        f"{'that filter' if len(alone) == 1 else 'those filters'})."
+        f"{what} ({unfiltered.total} match without "
+        f"{'that filter' if len(alone) == 1 else 'those filters'}{note})."
     )
+
+
+def _undated_matches(
+    services: Services | SearchOnly, query: str, args: argparse.Namespace
+) -> tuple[int, int]:
+    """(undated, dated) papers matching the words (and --source): a date filter drops every
+    undated paper (listings and the sample corpus have no dates), which deserves a word."""
+    search = services.search.search
+    total = search(query, limit=1, source=args.source).total
+    dated = search(query, limit=1, since=date.min, source=args.source).total  # undated drop out
+    return total - dated, dated
 
 
 def cmd_search(services: Services | SearchOnly, args: argparse.Namespace) -> int:
