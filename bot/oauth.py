@@ -98,11 +98,20 @@ class Installations(SQLAlchemyInstallationStore):
             client=make_client(None, config.slack_api_url, retry_connections=False),
         )
 
-    def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
-        """Uninstalled or bot token revoked: drop the workspace's installation and bot rows,
-        so nothing answers or posts there until it is installed again."""
-        self.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
-        self.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+    def forget(self, enterprise_id: str | None, team_id: str | None) -> int:
+        """Uninstalled or bot token revoked: drop the installation and bot rows it is about,
+        so nothing answers or posts there until it is installed again. How many rows went.
+
+        slack_sdk's delete_* match enterprise_id and team_id exactly (None as IS NULL), but
+        Slack's uninstall events do not always name both: a team's event may lack the
+        Enterprise Grid org its installation was stored with, and an org-level one names
+        no team. So: a team id (unique across Slack) forgets that team's rows whatever
+        their org; an enterprise id alone forgets every row of that org."""
+        if team_id:
+            return tables.forget_team(self.engine, self.client_id, team_id)
+        if enterprise_id:
+            return tables.forget_enterprise(self.engine, self.client_id, enterprise_id)
+        return 0
 
     def team_bot(self, team_id: str) -> Bot | None:
         """The latest bot installed in `team_id`, whichever Enterprise Grid org it sits in
@@ -270,11 +279,15 @@ def forget_uninstalled(
     ) -> BoltResponse | None:
         if _uninstalls(body):
             team_id = context.team_id or body.get("team_id")
-            store.forget(context.enterprise_id, team_id)
-            log.warning(
-                "team %s: %s; installation forgotten",
-                team_id, (body.get("event") or {}).get("type"),
-            )
+            enterprise_id = context.enterprise_id or body.get("enterprise_id")
+            kind = (body.get("event") or {}).get("type")
+            rows = store.forget(enterprise_id, team_id)
+            if rows:
+                log.warning("team %s: %s; installation forgotten (enterprise %s, %d rows)",
+                            team_id or "-", kind, enterprise_id or "-", rows)
+            else:
+                log.info("team %s: %s; nothing to forget (enterprise %s: not installed)",
+                         team_id or "-", kind, enterprise_id or "-")
         return next()
 
     return middleware

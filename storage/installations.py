@@ -13,7 +13,17 @@ and compares installed_at for equality when it saves.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, func
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+)
 
 from storage.models import Base
 
@@ -83,3 +93,28 @@ oauth_states = Table(
     Column("state", String(200), nullable=False),
     Column("expire_at", DateTime, nullable=False),
 )
+
+
+def forget_team(engine: Engine, client_id: str | None, team_id: str) -> int:
+    """Delete a team's installation and bot rows in whatever Enterprise Grid org they were
+    stored (team ids are unique across Slack); how many rows went. An org-wide install
+    (team_id NULL) is not this team's: it stays."""
+    with engine.begin() as conn:
+        return sum(
+            conn.execute(
+                t.delete().where(t.c.client_id == client_id, t.c.team_id == team_id)
+            ).rowcount or 0
+            for t in (bots, installations)
+        )
+
+
+def forget_enterprise(engine: Engine, client_id: str | None, enterprise_id: str) -> int:
+    """Delete every installation and bot row of an Enterprise Grid org (the app left the
+    org); how many rows went."""
+    with engine.begin() as conn:
+        return sum(
+            conn.execute(
+                t.delete().where(t.c.client_id == client_id, t.c.enterprise_id == enterprise_id)
+            ).rowcount or 0
+            for t in (bots, installations)
+        )
