@@ -86,7 +86,7 @@ def test_build_script_dedupes_listings(build_script, data: Path, tmp_path: Path)
         (seeds / name).write_bytes((data / name).read_bytes())
     # A second day's page repeating one paper: it is written once.
     (seeds / "z_repeat.txt").write_bytes((data / "listing_daily_papers.txt").read_bytes())
-    assert build_script.main(str(seeds)) == 0
+    assert build_script.main([str(seeds)]) == 0
     rows = [json.loads(x) for x in build_script.OUT.read_text(encoding="utf-8").splitlines()]
     assert [r["title"] for r in rows] == [  # files in name order, first sighting kept
         "Thyme: Think Beyond Images",
@@ -105,6 +105,6 @@ def test_build_script_refuses_a_broken_listing(  # type: ignore[no-untyped-def]
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "a.txt").write_text("Subscribe\nA Title Without Its Abstract\n")
-    assert build_script.main(str(seeds)) == 1
+    assert build_script.main([str(seeds)]) == 1
     assert "a.txt line 2: title with no abstract" in capsys.readouterr().err
     assert not build_script.OUT.exists()
