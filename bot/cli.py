@@ -290,6 +290,63 @@ def cmd_export(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def _arxiv_done(services: Services, line: str) -> int:
+    """Print the report; leave a saved search index current with what was stored."""
+    print(line)
+    try:
+        services.search.ensure_saved()
+    except OSError as exc:
+        print(
+            f"paperbot: the papers ARE stored, but the search index could not be saved in "
+            f"{services.config.index_dir} ({exc.strerror or exc}); the next `paperbot search` "
+            "or `paperbot serve` rebuilds it.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_fetch_arxiv(services: Services, args: argparse.Namespace) -> int:
+    """The day's arXiv announcements in the categories asked (--category, else
+    PAPERBOT_ARXIV_CATEGORIES), stored and searchable."""
+    from bot.sources.http import SourceError
+    from bot.sources.run import fetch_arxiv
+
+    categories = tuple(dict.fromkeys(args.category or services.config.arxiv_categories))
+    if not categories:
+        print(
+            "No arXiv categories to fetch: pass --category cs.CL (repeatable) or set "
+            "PAPERBOT_ARXIV_CATEGORIES=cs.CL,cs.LG. Nothing fetched."
+        )
+        return 0
+    try:
+        report = fetch_arxiv(services, categories)
+    except SourceError as exc:
+        print(f"paperbot: {exc}. Nothing was stored.", file=sys.stderr)
+        return 1
+    return _arxiv_done(services, report.render())
+
+
+def cmd_backfill_arxiv(services: Services, args: argparse.Namespace) -> int:
+    """A category's papers over a window, through arXiv's OAI-PMH interface."""
+    from bot.sources.http import SourceError
+    from bot.sources.run import backfill_arxiv
+
+    if args.until is not None and args.until < args.since:
+        raise UsageError(f"--until {args.until} is before --from {args.since}")
+    try:
+        report = backfill_arxiv(services, args.category, args.since, args.until)
+    except SourceError as exc:
+        print(f"paperbot: {exc}. Pages before the failure are stored; rerun the same "
+              "command to finish.", file=sys.stderr)
+        import contextlib
+
+        with contextlib.suppress(OSError):  # else the next search or serve rebuilds it
+            services.search.ensure_saved()  # the pages stored so far are searchable
+        return 1
+    return _arxiv_done(services, report.render())
+
+
 def cmd_migrate(services: Services, args: argparse.Namespace) -> int:
     print(f"database at {services.db.safe_url} is up to date")
     return 0
@@ -311,6 +368,15 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _category(value: str) -> str:
+    """An arXiv category such as cs.CL or hep-th (checked before any database is opened)."""
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?", value):
+        raise argparse.ArgumentTypeError(f"not an arXiv category (e.g. cs.CL): {value!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -375,6 +441,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default bibtex)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "fetch-arxiv", help="store the day's arXiv announcements in some categories (RSS)"
+    )
+    p.add_argument(
+        "--category", action="append", type=_category, metavar="CAT",
+        help="an arXiv category, e.g. cs.CL (repeatable; default PAPERBOT_ARXIV_CATEGORIES)",
+    )
+    p.set_defaults(func=cmd_fetch_arxiv)
+
+    p = sub.add_parser(
+        "backfill-arxiv", help="store a category's papers over a window (arXiv OAI-PMH)"
+    )
+    p.add_argument("--category", required=True, type=_category, metavar="CAT",
+                   help="an arXiv category, e.g. cs.CL")
+    p.add_argument("--from", dest="since", required=True, type=_date, metavar="YYYY-MM-DD",
+                   help="first day of the window (records changed since)")
+    p.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+                   help="last day of the window (default: today)")
+    p.set_defaults(func=cmd_backfill_arxiv)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(func=cmd_migrate)

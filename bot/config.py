@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_HF_API_URL = "https://huggingface.co/api"
 DEFAULT_ARXIV_API_URL = "https://export.arxiv.org/api"
+DEFAULT_ARXIV_RSS_URL = "https://rss.arxiv.org/rss"
+DEFAULT_ARXIV_OAI_URL = "https://oaipmh.arxiv.org/oai"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -189,6 +191,21 @@ class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable."""
 
 
+_ARXIV_CATEGORY = re.compile(r"[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?")
+
+
+def _arxiv_categories(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """arXiv categories separated by commas or spaces (cs.CL cs.LG), in order, once each."""
+    words = [w for w in re.split(r"[\s,+]+", env.get(name, "").strip()) if w]
+    bad = [w for w in words if not _ARXIV_CATEGORY.fullmatch(w)]
+    if bad:
+        raise ConfigError(
+            f"{name} must be arXiv categories separated by commas, e.g. cs.CL,cs.LG "
+            f"(not {bad[0]!r:.40})"
+        )
+    return tuple(dict.fromkeys(words))
+
+
 def _reactions(env: Mapping[str, str], name: str, default: str) -> frozenset[str]:
     """A comma-separated set of emoji names (as Slack sends them: `+1`, `fire`, no colons)."""
     raw = env.get(name, "").strip() or default
@@ -220,6 +237,13 @@ class Config:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     hf_api_url: str = DEFAULT_HF_API_URL
     arxiv_api_url: str = DEFAULT_ARXIV_API_URL  # paper links: metadata not on the Hub
+    # arXiv's daily announcements (bot/sources): RSS feeds, OAI-PMH backfill, the categories
+    # `paperbot fetch-arxiv` reads by default, and the spacing of requests to arXiv shared
+    # by every process on the database (arXiv's terms: one request every 3 s).
+    arxiv_rss_url: str = DEFAULT_ARXIV_RSS_URL
+    arxiv_oai_url: str = DEFAULT_ARXIV_OAI_URL
+    arxiv_categories: tuple[str, ...] = ()
+    arxiv_pace_seconds: float = 3.0
     port: int = 3000
     results_per_page: int = 5
     digest_size: int = 5
@@ -279,6 +303,12 @@ class Config:
             slack_api_url=slack_api_url.rstrip("/") + "/",
             hf_api_url=_http_url(env, "HF_API_URL", DEFAULT_HF_API_URL).rstrip("/"),
             arxiv_api_url=_http_url(env, "ARXIV_API_URL", DEFAULT_ARXIV_API_URL).rstrip("/"),
+            arxiv_rss_url=_http_url(
+                env, "PAPERBOT_ARXIV_RSS_URL", DEFAULT_ARXIV_RSS_URL
+            ).rstrip("/"),
+            arxiv_oai_url=_http_url(env, "PAPERBOT_ARXIV_OAI_URL", DEFAULT_ARXIV_OAI_URL),
+            arxiv_categories=_arxiv_categories(env, "PAPERBOT_ARXIV_CATEGORIES"),
+            arxiv_pace_seconds=_seconds(env, "PAPERBOT_ARXIV_PACE", 3.0, hi=60.0),
             port=_int(env, "PORT", 3000, 1, 65535),
             results_per_page=_int(env, "PAPERBOT_RESULTS", 5, 1, 20),
             digest_size=_int(env, "PAPERBOT_DIGEST_SIZE", 5, 1, 20),

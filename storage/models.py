@@ -59,6 +59,16 @@ class Paper(Base):
     # Bumped (from a database-wide counter) on every change, so search indexes in any
     # process can catch up with "rev > last seen" without rereading the table.
     rev: Mapped[int] = mapped_column(BigInteger, index=True, default=0)
+    # arXiv's daily announcements (issue 18): the latest version seen, and the date and kind
+    # (new | cross | replace | replace-cross) of the latest announcement seen.
+    version: Mapped[int | None] = mapped_column(Integer)
+    announced: Mapped[date | None] = mapped_column(Date, index=True)
+    announce_type: Mapped[str | None] = mapped_column(String(16))
+    # The Hugging Face daily list's extra fields (issue 18).
+    project_page: Mapped[str | None] = mapped_column(Text)
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    num_comments: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def link(self) -> str:

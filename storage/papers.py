@@ -33,6 +33,12 @@ MAX_URL_CHARS = 2_048  # the de-facto limit of browsers and of Slack link render
 MAX_CATEGORIES_CHARS = 1_000  # arXiv category lists are ~10-100 characters
 MAX_ARXIV_ID_CHARS = 40  # papers.arxiv_id is VARCHAR(40) (and key "arxiv:<id>" VARCHAR(80))
 MAX_UPVOTES = 2**31 - 1  # papers.upvotes is INTEGER: 32-bit signed on PostgreSQL
+MAX_VERSION = 10_000  # arXiv versions are v1..v~100; papers.version is INTEGER
+MAX_KEYWORDS = 200  # the Hub's ai_keywords lists hold ~10-30 phrases
+MAX_KEYWORD_CHARS = 200
+# arXiv's announcement kinds, in the order one outranks another on the same day: a paper
+# new in cs.CL and cross-listed to cs.LG is "new" that day.
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 # Publication dates outside this window are placeholders (0001-01-01, 9999-12-31) or typos.
 MIN_PUBLISHED = date(1900, 1, 1)
 MAX_PUBLISHED = date(2199, 12, 31)
@@ -136,6 +142,15 @@ class PaperRecord:
     code_url: str | None = None
     upvotes: int | None = None
     categories: str | None = None
+    # arXiv's announcements (bot.sources): latest version, announce date and kind.
+    version: int | None = None
+    announced: date | None = None
+    announce_type: str | None = None
+    # The Hub's extra fields (bot.importers.hf).
+    project_page: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] | None = None
+    num_comments: int | None = None
     title_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -157,14 +172,28 @@ class PaperRecord:
         ):  # the fast check failed: find and name the bad name, and clean the others
             cleaned = [_text(f"authors[{i}]", a, MAX_AUTHOR_CHARS) for i, a in enumerate(authors)]
             put(self, "authors", tuple(a for a in cleaned if a))
-        for name in ("url", "pdf_url", "code_url"):
+        for name in ("url", "pdf_url", "code_url", "project_page"):
             put(self, name, _optional_text(name, getattr(self, name), MAX_URL_CHARS, clean=False))
         put(self, "categories", _optional_text("categories", self.categories, MAX_CATEGORIES_CHARS))
-        up = self.upvotes
-        if up is not None and (isinstance(up, bool) or not isinstance(up, int)):
-            raise ValueError(f"upvotes must be a whole number, got {up!r:.40}")
-        if up is not None and not 0 <= up <= MAX_UPVOTES:
-            raise ValueError(f"upvotes must be between 0 and {MAX_UPVOTES:,}, got {up!r:.40}")
+        put(self, "ai_summary", _optional_text("ai_summary", self.ai_summary, MAX_ABSTRACT_CHARS))
+        _whole("upvotes", self.upvotes, 0, MAX_UPVOTES)
+        _whole("num_comments", self.num_comments, 0, MAX_UPVOTES)
+        _whole("version", self.version, 1, MAX_VERSION)
+        if self.announce_type is not None and self.announce_type not in ANNOUNCE_TYPES:
+            raise ValueError(
+                f"announce_type must be one of {', '.join(ANNOUNCE_TYPES)}, "
+                f"got {self.announce_type!r:.40}"
+            )
+        if self.announced is not None and not isinstance(self.announced, date):
+            raise ValueError(f"announced must be a date, got {self.announced!r:.40}")
+        if self.ai_keywords is not None:
+            kws = self.ai_keywords
+            if len(kws) > MAX_KEYWORDS:
+                raise ValueError(f"ai_keywords lists {len(kws):,} (at most {MAX_KEYWORDS})")
+            cleaned = [
+                _text(f"ai_keywords[{i}]", k, MAX_KEYWORD_CHARS) for i, k in enumerate(kws)
+            ]
+            put(self, "ai_keywords", tuple(k for k in cleaned if k))
         pub = self.published
         if pub is not None and not (
             isinstance(pub, date) and MIN_PUBLISHED.year <= pub.year <= MAX_PUBLISHED.year
@@ -195,6 +224,13 @@ class PaperRecord:
             self.upvotes,
             self.categories,
             self.title_key,
+            self.version,
+            self.announced.toordinal() if self.announced is not None else None,
+            self.announce_type,
+            self.project_page,
+            self.ai_summary,
+            self.ai_keywords,
+            self.num_comments,
         )
 
     @classmethod
@@ -217,6 +253,13 @@ class PaperRecord:
             upvotes,
             categories,
             tkey,
+            version,
+            announced,
+            announce_type,
+            project_page,
+            ai_summary,
+            ai_keywords,
+            num_comments,
         ) = values
         rec = object.__new__(cls)
         rec.__dict__.update(
@@ -232,6 +275,13 @@ class PaperRecord:
             upvotes=upvotes,
             categories=categories,
             title_key=tkey,
+            version=version,
+            announced=date.fromordinal(announced) if announced is not None else None,
+            announce_type=announce_type,
+            project_page=project_page,
+            ai_summary=ai_summary,
+            ai_keywords=tuple(ai_keywords) if ai_keywords is not None else None,
+            num_comments=num_comments,
         )
         return rec
 
@@ -239,6 +289,16 @@ class PaperRecord:
         url = self.url or (f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None)
         pdf = self.pdf_url or (f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else None)
         return {"url": url, "pdf_url": pdf, "code_url": self.code_url}
+
+
+def _whole(name: str, value: object, lo: int, hi: int) -> None:
+    """Refuse a non-integer or out-of-range count (bool is an int to Python, not to us)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, got {value!r:.40}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi:,}, got {value!r:.40}")
 
 
 @dataclass
@@ -281,16 +341,43 @@ def _merged_values(row: Paper, rec: PaperRecord) -> dict[str, object]:
         out["key"] = rec.key
     if rec.upvotes is not None and rec.upvotes > (row.upvotes or 0):
         out["upvotes"] = rec.upvotes
+    if rec.num_comments is not None and rec.num_comments > (row.num_comments or 0):
+        out["num_comments"] = rec.num_comments
+    if rec.version is not None and rec.version > (row.version or 0):
+        out["version"] = rec.version
+    if rec.announced is not None and _later_announcement(row, rec):
+        out["announced"] = rec.announced
+        out["announce_type"] = rec.announce_type
+    if rec.categories and row.categories:
+        merged = " ".join(dict.fromkeys([*row.categories.split(), *rec.categories.split()]))
+        if merged != row.categories:
+            out["categories"] = merged
     for name, value in (
         ("published", rec.published),
         ("categories", rec.categories),
         ("url", links["url"]),
         ("pdf_url", links["pdf_url"]),
         ("code_url", links["code_url"]),
+        ("project_page", rec.project_page),
+        ("ai_summary", rec.ai_summary),
     ):
         if value is not None and getattr(row, name) is None:
             out[name] = value
+    if rec.ai_keywords and not row.ai_keywords:
+        out["ai_keywords"] = list(rec.ai_keywords)
     return out
+
+
+def _later_announcement(row: Paper, rec: PaperRecord) -> bool:
+    """Whether `rec` announces the paper after what the row records (a later day, or the
+    same day as a higher-ranked kind: "new" over "cross"), so re-reading a feed, an older
+    backfill or the other category's cross-listing never moves the row back."""
+    if row.announced is None or rec.announced > row.announced:  # type: ignore[operator]
+        return True
+    if rec.announced < row.announced:  # type: ignore[operator]
+        return False
+    rank = {t: i for i, t in enumerate(ANNOUNCE_TYPES)}
+    return rank.get(rec.announce_type or "", 99) < rank.get(row.announce_type or "", 99)
 
 
 def upsert_papers(
@@ -363,6 +450,13 @@ def _upsert_batch(
                 published=rec.published,
                 upvotes=rec.upvotes,
                 categories=rec.categories,
+                version=rec.version,
+                announced=rec.announced,
+                announce_type=rec.announce_type,
+                project_page=rec.project_page,
+                ai_summary=rec.ai_summary,
+                ai_keywords=list(rec.ai_keywords) if rec.ai_keywords is not None else None,
+                num_comments=rec.num_comments,
                 source=rec.source,
                 first_seen=now,
                 updated_at=now,
