@@ -609,7 +609,8 @@ HELP_TEXT = (
     "*PaperBot* finds papers in the team's library.\n"
     "• `/papers diffusion caching` – the best matches (only you see them; "
     "*Share in channel* posts them)\n"
-    "• `@paperbot diffusion caching` – answers in a thread, visible to all\n"
+    "• `@paperbot diffusion caching` – answers in a thread, visible to all (a mention "
+    "with no words to search for, like thanks or hi, gets a short hint instead)\n"
     "• *Abstract* under a result posts its abstract in the thread\n"
     "• *Save*, *More like this* and *⋯ → Not for us* under every paper; 👍 ❤️ 🔥 ⭐ or 👎 "
     "on a paper's own message count too\n"
@@ -632,6 +633,19 @@ HELP_TEXT = (
 
 def help_message() -> dict[str, Any]:
     return notice_message(HELP_TEXT, "PaperBot: /papers <words> searches the paper library.")
+
+
+MENTION_HELP_TEXT = (
+    "I find papers in the team's library: mention me with words to search for, e.g. "
+    "`@paperbot diffusion caching` (answered here, for everyone), or use "
+    "`/papers diffusion caching` (only you see it). `/papers help` lists everything."
+)
+
+
+def mention_help_message() -> dict[str, Any]:
+    """The answer to a mention that asks for nothing (thanks, hi, a question to a person):
+    short, since the whole channel sees it (bot/mention_intent.py)."""
+    return notice_message(MENTION_HELP_TEXT, "PaperBot: @paperbot <words> searches papers.")
 
 
 def abstract_message(paper: PaperLike, *, note: str | None = None) -> dict[str, Any]:

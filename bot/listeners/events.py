@@ -17,13 +17,14 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks import help_message, single_paper
+from bot.blocks import help_message, mention_help_message, single_paper
 from bot.links import unfurl
 from bot.listeners import library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt
 from bot.listeners.replies import post_message, search_reply, strip_mention, tell_user
 from bot.listeners.workers import Workers
+from bot.mention_intent import is_query
 from bot.services import Services
 from bot.slack_api import Kind, describe
 
@@ -56,10 +57,14 @@ def answer_mention(
     services: Services, workers: Workers, client: WebClient, receipt: Receipt, channel: str,
     user: str | None, thread_ts: str, query: str, team_id: str = "",
 ) -> None:
-    """Results in the mention's thread (visible to all); a bare mention gets the help. A
-    single-paper answer is mapped to its paper, so reactions on it count."""
+    """Results in the mention's thread (visible to all); a bare mention gets the help, and
+    one that asks for nothing ("thanks!", "can you come to the meeting?") a short hint,
+    not a search (bot/mention_intent.py). A single-paper answer is mapped to its paper, so
+    reactions on it count."""
     if not query or query.lower() in ("help", "?"):
         reply = help_message()
+    elif not is_query(query):
+        reply = mention_help_message()
     else:
         reply = search_reply(services, query, ephemeral=False)
     remember = library.remember_one_paper(services, team_id, single_paper(reply), "answer")

@@ -139,3 +139,42 @@ def test_rate_limited_reply_is_retried_after_retry_after(
     _thread_replies(fake_slack, "C0GENERAL", payload["event"]["ts"])
     first, second = fake_slack.calls_to("chat.postMessage")
     assert second.at - first.at >= 1.0  # waited as told by Retry-After
+
+
+# --- mentions that are conversation, not a query (issue 17) ----------------------------
+
+
+@sqlite_only
+@pytest.mark.parametrize("text", [
+    "<@UBOT> thanks!",
+    "thank you so much <@UBOT> :pray:",
+    "hi <@UBOT> 👋",
+    "<@UBOT> can you come to the meeting?",
+    "<@UBOT> are you there?",
+    "<@UBOT> ok, cool",
+])
+def test_a_mention_without_a_query_gets_a_short_help_not_a_search(
+    paperbot: Running, fake_slack: FakeSlack, text: str
+) -> None:
+    body, ctype, payload = app_mention(text)
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    [reply] = _thread_replies(fake_slack, "C0GENERAL", payload["event"]["ts"])
+    shown = " ".join(texts(reply))
+    assert "paper_acts_" not in str(reply["blocks"])  # no results
+    assert "No papers match" not in shown
+    assert "@paperbot diffusion caching" in shown and "/papers help" in shown
+
+
+@sqlite_only
+@pytest.mark.parametrize("text", [
+    "<@UBOT> can you find papers on diffusion caching?",
+    "thanks <@UBOT>, diffusion caching please",
+])
+def test_a_query_wrapped_in_conversation_is_still_searched(
+    paperbot: Running, fake_slack: FakeSlack, text: str
+) -> None:
+    body, ctype, payload = app_mention(text)
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    [reply] = _thread_replies(fake_slack, "C0GENERAL", payload["event"]["ts"])
+    assert "paper_acts_" in str(reply["blocks"])
+    assert "cach" in " ".join(texts(reply)).lower()
