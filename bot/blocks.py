@@ -616,7 +616,7 @@ HELP_TEXT = (
     "on a paper's own message count too\n"
     "• `/papers recommend [words]` – papers picked for you from what you saved and liked "
     "(only you see them)\n"
-    "• `/papers saved` – the papers you saved\n"
+    "• `/papers saved` – the papers you saved (it takes no words)\n"
     "• `/papers library [words]` – every paper shared here as a link or saved by anyone, "
     "newest first (words search within it)\n"
     "• `/papers export [words]` – the team library (or its matches) as a BibTeX file, "
@@ -627,6 +627,8 @@ HELP_TEXT = (
     "• `/papers subscribe me [at HH:MM]` – your own picks each day in a DM "
     "(`/papers unsubscribe me` stops it)\n"
     "• `/papers subscriptions` – list this channel's digest settings\n"
+    "• `/papers search <words>` – a search even when the first word is one of the "
+    "commands here (`/papers search library learning`)\n"
     "• `/papers help` – this message"
 )
 

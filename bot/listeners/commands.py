@@ -1,5 +1,11 @@
 """`/papers`: one listener, one table of subcommands, search for everything else.
 
+The grammar: the first word, compared whole and case-insensitively, picks a subcommand
+(SUBCOMMANDS); any other first word makes the whole text a search. `/papers search <words>`
+searches the words whatever the first one is (`/papers search library learning`).
+`recommend`, `library` and `export` take optional words; `saved` takes none and says how
+to search instead of searching for "saved …".
+
 Help is answered in the ack itself. Everything else acks at once (empty) and answers on
 the response_url from a worker lane: searches from `answers`, the digest's subscription
 commands from `slack_calls` (they call users.info and conversations.join).
@@ -8,14 +14,14 @@ commands from `slack_calls` (they call users.info and conversations.join).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.blocks import help_message, notice_message
+from bot.blocks import help_message, notice_message, safe_clip
 from bot.feedback import Where
 from bot.listeners import library, team_library
 from bot.listeners.failures import database_trouble
@@ -74,6 +80,24 @@ def search(call: Invocation) -> None:
         call.receipt.unanswered()
 
 
+def _usage(call: Invocation, mrkdwn_text: str, fallback: str) -> None:
+    """A grammar mistake, explained only to the requester in the ack itself."""
+    call.ack(response_type="ephemeral", **notice_message(mrkdwn_text, fallback))
+    call.receipt.answered()
+
+
+def forced_search(call: Invocation) -> None:
+    """`/papers search <words>`: a search of the words, even when the first one is a
+    subcommand's."""
+    words = _words(call)
+    if not words:
+        _usage(call, "`/papers search <words>` searches the papers for the words, even when "
+               "the first one is a subcommand (`/papers search library learning`).",
+               "/papers search <words>")
+        return
+    search(replace(call, text=words))
+
+
 def _where(call: Invocation) -> Where:
     cmd = call.command
     return Where(cmd.get("team_id") or "", cmd.get("user_id") or "", cmd.get("channel_id") or "",
@@ -102,9 +126,13 @@ def recommend(call: Invocation) -> None:
 
 
 def saved(call: Invocation) -> None:
-    """`/papers saved`: the user's saves, newest first (`/papers saved <words>` searches)."""
+    """`/papers saved`: the user's saves, newest first. It takes no words: `/papers saved
+    <words>` says how to search for them instead of guessing which was meant."""
     if " " in call.text:
-        search(call)
+        typed = safe_clip(call.text, 200)
+        _usage(call, "`/papers saved` lists the papers you saved and takes no words. To "
+               f"search for these words, use `/papers search {typed}`.",
+               "/papers saved takes no words")
         return
     where = _where(call)
     call.ack()
@@ -175,6 +203,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "subscribe": subscription,
     "unsubscribe": subscription,
     "subscriptions": subscription,
+    "search": forced_search,
     "recommend": recommend,
     "saved": saved,
     "library": team_library_list,
