@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import lock_writes
@@ -595,6 +595,27 @@ def paper_texts(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, st
         select(Paper.id, Paper.title, Paper.abstract).where(Paper.id.in_(list(ids)))
     )
     return {pid: (title, abstract or "") for pid, title, abstract in rows}
+
+
+def announced_on(
+    session: Session,
+    day: date,
+    categories: Sequence[str],
+    kinds: Sequence[str] = ("new", "cross"),
+) -> list[Paper]:
+    """Papers whose latest arXiv announcement was on `day`, of one of `kinds`, in any of
+    `categories` (a subscription's day: new papers and cross-lists, each paper once; pass
+    ("replace", "replace-cross") for the day's revisions), oldest id first."""
+    if not categories:
+        return []
+    padded = literal(" ") + Paper.categories + literal(" ")
+    q = (
+        select(Paper)
+        .where(Paper.announced == day, Paper.announce_type.in_(list(kinds)))
+        .where(or_(*(padded.like(f"% {c} %") for c in categories)))
+        .order_by(Paper.id)
+    )
+    return list(session.scalars(q))
 
 
 def count_papers(session: Session) -> int:

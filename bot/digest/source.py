@@ -1,5 +1,10 @@
 """Step 2, fetch: the Hugging Face daily-papers lists, validated into paper records.
 
+`?date=` alone is cut at the API's default limit of 50 entries, so a day is asked for in
+pages of PAGE_SIZE (`limit=100&p=0,1,..`) until a short page. An API that ignores the paging
+(answers the same page again, or everything at once) is stopped by the first page that
+brings no new paper, and MAX_PAGES bounds a day in any case.
+
 A bad entry is skipped and logged; a down, slow or garbled API raises FetchError, so the
 cycle reports a failure and plans nothing (never half a digest) and the next cycle retries.
 """
@@ -25,6 +30,8 @@ USER_AGENT = "PaperBot/0.1 (+https://github.com/paperbot/paperbot)"
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 TRIES = 3
 BACKOFF = 1.0  # seconds before the 2nd try; doubles after each failure
+PAGE_SIZE = 100  # the API's largest `limit`
+MAX_PAGES = 20  # 2,000 papers a day; HF's busiest days list ~150
 
 
 class FetchError(RuntimeError):
@@ -82,27 +89,48 @@ def fetch_daily(
     skipped = 0
     with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}) as client:
         for day in days:
-            body = _get_json(client, url, {"date": day.isoformat()}, tries, backoff)
-            if not isinstance(body, list):
-                raise FetchError(
-                    f"daily papers {url}?date={day}: expected a list of entries, "
-                    f"got {type(body).__name__}"
-                )
-            good = 0
-            for i, entry in enumerate(body):
-                try:
-                    rec = hf_entry_to_record(entry)
-                except RecordError as exc:
-                    skipped += 1
-                    log.warning("daily papers %s entry %d skipped: %s", day, i, exc)
-                    continue
-                good += 1
-                old = by_key.get(rec.key)
-                if old is None or (rec.upvotes or 0) > (old.upvotes or 0):
-                    by_key[rec.key] = rec
-            if body and not good:
-                raise FetchError(
-                    f"daily papers {url}?date={day}: none of the {len(body)} entries is usable"
-                )
+            day_keys: set[str] = set()
+            for page in range(MAX_PAGES):
+                params = {"date": day.isoformat(), "limit": str(PAGE_SIZE), "p": str(page)}
+                body = _get_json(client, url, params, tries, backoff)
+                where = f"{url}?date={day}&p={page}"
+                if not isinstance(body, list):
+                    raise FetchError(
+                        f"daily papers {where}: expected a list of entries, "
+                        f"got {type(body).__name__}"
+                    )
+                good, bad, fresh = _take(body, day, page, by_key, day_keys)
+                skipped += bad
+                if body and not good:
+                    raise FetchError(
+                        f"daily papers {where}: none of the {len(body)} entries is usable"
+                    )
+                if len(body) < PAGE_SIZE or not fresh:
+                    break
+            else:
+                log.warning("daily papers %s: stopped after %d pages", day, MAX_PAGES)
     return Fetched(records=list(by_key.values()), skipped=skipped)
+
+
+def _take(
+    body: list[Any], day: date, page: int, by_key: dict[str, PaperRecord], day_keys: set[str]
+) -> tuple[int, int, int]:
+    """Merge one page's entries into `by_key` (highest upvotes kept): (usable, skipped,
+    new to this day) counts; no new paper on a page means the API ignores the paging."""
+    good = bad = fresh = 0
+    for i, entry in enumerate(body):
+        try:
+            rec = hf_entry_to_record(entry)
+        except RecordError as exc:
+            bad += 1
+            log.warning("daily papers %s page %d entry %d skipped: %s", day, page, i, exc)
+            continue
+        good += 1
+        if rec.key not in day_keys:
+            day_keys.add(rec.key)
+            fresh += 1
+        old = by_key.get(rec.key)
+        if old is None or (rec.upvotes or 0) > (old.upvotes or 0):
+            by_key[rec.key] = rec
+    return good, bad, fresh
 

@@ -22,7 +22,15 @@ from bot.importers.records import (
     type_name,
 )
 from bot.importers.source import Source
-from storage.papers import PaperRecord, normalize_arxiv_id
+from storage.papers import (
+    MAX_ABSTRACT_CHARS,
+    MAX_KEYWORD_CHARS,
+    MAX_KEYWORDS,
+    MAX_UPVOTES,
+    PaperRecord,
+    normalize_arxiv_id,
+    refused_char,
+)
 
 SOURCE = "hf"
 
@@ -46,6 +54,10 @@ def hf_entry_to_record(entry: Any) -> PaperRecord:
     )
     published = parse_iso_date(published_raw, "publishedAt") if published_raw else None
     code_url = get_str(paper, "githubRepo", "paper.", required=False) or None
+    # The Hub's extras: a malformed one is dropped, never the paper with it.
+    project_page = _extra_text(paper.get("projectPage"))
+    ai_summary = _extra_text(paper.get("ai_summary"))
+    comments = entry.get("numComments", paper.get("numComments"))
     return make_record(
         title=title,
         abstract=abstract,
@@ -57,7 +69,33 @@ def hf_entry_to_record(entry: Any) -> PaperRecord:
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         code_url=code_url,
         upvotes=get_int(paper, "upvotes", "paper."),
+        project_page=project_page,
+        ai_summary=ai_summary,
+        ai_keywords=_keywords(paper.get("ai_keywords")),
+        num_comments=comments if _count(comments) else None,
     )
+
+
+def _extra_text(value: Any) -> str | None:
+    if not isinstance(value, str) or refused_char(value) or len(value) > MAX_ABSTRACT_CHARS:
+        return None
+    return value.strip() or None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_UPVOTES
+
+
+def _keywords(value: Any) -> tuple[str, ...] | None:
+    """The Hub's ai_keywords (a list of phrases), the usable ones; None when there are none."""
+    if not isinstance(value, list):
+        return None
+    kept = [
+        k for k in value
+        if isinstance(k, str) and k.strip() and not refused_char(k)
+        and len(k) <= MAX_KEYWORD_CHARS
+    ]
+    return tuple(kept[:MAX_KEYWORDS]) or None
 
 
 def _authors(value: Any) -> tuple[str, ...]:

@@ -37,7 +37,8 @@ def test_fetch_parses_entries_and_skips_malformed(fake_hf: FakeHF) -> None:
     assert r.source == "hf" and r.upvotes == 100 and r.authors == ("Ada Lovelace", "Alan Turing")
     assert r.published == date(2025, 8, 19) and r.abstract.startswith("We present")
     req = fake_hf.requests[0]
-    assert req.path == "/api/daily_papers" and req.params == {"date": "2025-08-19"}
+    assert req.path == "/api/daily_papers"
+    assert req.params == {"date": "2025-08-19", "limit": "100", "p": "0"}
     assert req.headers["user-agent"] == USER_AGENT
 
 
@@ -87,3 +88,58 @@ def test_unreachable_api_is_a_fetch_error() -> None:
 
 def test_empty_day_is_fine(fake_hf: FakeHF) -> None:
     assert fetch_daily(fake_hf.api_url, [DAY], backoff=0).records == []
+
+
+def test_a_day_over_the_default_limit_is_fetched_whole_in_pages(fake_hf: FakeHF) -> None:
+    """The API cuts `?date=` at 50 entries: 130 papers come as pages of 100 and 30."""
+    fake_hf.set_day(DAY, [hf_entry(f"2508.{i:05d}", f"Paper {i}") for i in range(130)])
+    fetched = fetch_daily(fake_hf.api_url, [DAY], backoff=0)
+    assert len(fetched.records) == 130
+    assert [(r.params["limit"], r.params["p"]) for r in fake_hf.requests] == [
+        ("100", "0"), ("100", "1")
+    ]
+
+
+def test_a_day_of_exactly_a_page_asks_once_more(fake_hf: FakeHF) -> None:
+    fake_hf.set_day(DAY, [hf_entry(f"2508.{i:05d}", f"Paper {i}") for i in range(100)])
+    fetched = fetch_daily(fake_hf.api_url, [DAY], backoff=0)
+    assert len(fetched.records) == 100
+    assert [r.params["p"] for r in fake_hf.requests] == ["0", "1"]  # the 2nd page is empty
+
+
+@pytest.mark.parametrize("paging", ["ignore_p", "ignore_all"])
+def test_an_api_that_ignores_paging_does_not_loop(fake_hf: FakeHF, paging: str) -> None:
+    fake_hf.paging = paging
+    fake_hf.set_day(DAY, [hf_entry(f"2508.{i:05d}", f"Paper {i}") for i in range(230)])
+    fetched = fetch_daily(fake_hf.api_url, [DAY], backoff=0)
+    assert len(fetched.records) == (100 if paging == "ignore_p" else 230)
+    assert len(fake_hf.requests) <= 2
+
+
+def test_hub_fields_are_kept(fake_hf: FakeHF) -> None:
+    fake_hf.set_day(DAY, [
+        hf_entry("2508.00001", "With Everything", github="https://github.com/a/b",
+                 project_page="https://a.github.io/b", ai_summary="The Hub's summary.",
+                 ai_keywords=("speculative decoding", "LLM"), comments=7),
+        {**hf_entry("2508.00002", "Bare"), "numComments": None},
+    ])
+    recs = {r.arxiv_id: r for r in fetch_daily(fake_hf.api_url, [DAY], backoff=0).records}
+    full = recs["2508.00001"]
+    assert full.code_url == "https://github.com/a/b"
+    assert full.project_page == "https://a.github.io/b"
+    assert full.ai_summary == "The Hub's summary."
+    assert full.ai_keywords == ("speculative decoding", "LLM")
+    assert full.num_comments == 7
+    bare = recs["2508.00002"]
+    assert (bare.project_page, bare.num_comments, bare.ai_keywords) == (None, None, None)
+
+
+def test_a_malformed_hub_extra_is_dropped_not_the_paper(fake_hf: FakeHF) -> None:
+    entry = hf_entry("2508.00003", "Odd Extras")
+    entry["numComments"] = "many"
+    entry["paper"] = {**entry["paper"], "projectPage": 7, "ai_keywords": ["ok", 3, "\x00"]}
+    fake_hf.set_day(DAY, [entry])
+    fetched = fetch_daily(fake_hf.api_url, [DAY], backoff=0)
+    (rec,) = fetched.records
+    assert (rec.num_comments, rec.project_page, rec.ai_keywords) == (None, None, ("ok",))
+    assert fetched.skipped == 0

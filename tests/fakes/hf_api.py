@@ -1,7 +1,10 @@
 """A fake Hugging Face daily-papers API over real HTTP on 127.0.0.1.
 
-`GET /api/daily_papers?date=YYYY-MM-DD` answers the entries set for that date, shaped like
-huggingface.co's; `GET /api/papers/{id}` answers the paper object set with set_paper(id, obj)
+`GET /api/daily_papers?date=YYYY-MM-DD&limit=N&p=P` answers page P (from 0) of N entries
+(default 50, the real API's default, at most 100) of those set for that date, shaped like
+huggingface.co's; `paging = "ignore_p"` answers the first page whatever `p` says and
+`"ignore_all"` every entry at once (older APIs; a fetcher must stop, not loop);
+`GET /api/papers/{id}` answers the paper object set with set_paper(id, obj)
 (a daily-papers entry's `paper`), else 404. Modes: "ok", "error" (HTTP 500), "slow" (sleeps
 `slow_seconds` before answering), "garbage" (not JSON), "shape" (JSON but not a list).
 `fail_next(n)` makes the next n requests answer 500, then recover.
@@ -31,6 +34,10 @@ def hf_entry(
     upvotes: int = 10,
     published: str = "2025-08-19T13:00:00.000Z",
     github: str | None = None,
+    project_page: str | None = None,
+    ai_summary: str | None = None,
+    ai_keywords: tuple[str, ...] = (),
+    comments: int = 3,
 ) -> dict[str, Any]:
     """One daily-papers entry, as the real API shapes it (extra fields included)."""
     summary = summary or f"We study {title.lower()}. Our method improves results."
@@ -48,14 +55,15 @@ def hf_entry(
             "upvotes": upvotes,
             "discussionId": f"d{arxiv_id}",
             "githubRepo": github,
-            "ai_summary": summary[:80],
-            "ai_keywords": [],
+            **({"projectPage": project_page} if project_page else {}),
+            "ai_summary": summary[:80] if ai_summary is None else ai_summary,
+            "ai_keywords": list(ai_keywords),
         },
         "publishedAt": published,
         "title": title,
         "summary": summary,
         "thumbnail": f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{arxiv_id}.png",
-        "numComments": 3,
+        "numComments": comments,
         "submittedBy": {"_id": "u1", "avatarUrl": "", "fullname": "Someone", "name": "someone"},
         "isAuthorParticipating": False,
     }
@@ -75,6 +83,7 @@ class FakeHF(LocalGetServer):
         self.papers: dict[str, Any] = {}
         self.requests: list[Request] = []
         self.mode = "ok"
+        self.paging = "real"  # | "ignore_p" | "ignore_all"
         self.slow_seconds = 2.0
         self._fail_next = 0
         self._lock = threading.Lock()
@@ -94,6 +103,17 @@ class FakeHF(LocalGetServer):
             self._fail_next = n
 
     # --- HTTP -------------------------------------------------------------------------
+    def _page(self, entries: list[Any], params: dict[str, str]) -> list[Any]:
+        """The page asked for, as the real API cuts it (limit defaults to 50, at most 100)."""
+        if self.paging == "ignore_all":
+            return entries
+        try:
+            limit = min(int(params.get("limit", "50")), 100)
+            page = int(params.get("p", "0")) if self.paging == "real" else 0
+        except ValueError:
+            return []
+        return entries[page * limit : (page + 1) * limit]
+
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
         url = urlparse(req.path)
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -105,7 +125,7 @@ class FakeHF(LocalGetServer):
             if failing:
                 self._fail_next -= 1
             mode = self.mode
-            entries = self.days.get(params.get("date", ""), [])
+            entries = self._page(self.days.get(params.get("date", ""), []), params)
             paper = self.papers.get(url.path.removeprefix("/api/papers/"))
         if url.path.startswith("/api/papers/") and not (failing or mode == "error"):
             if paper is None:
