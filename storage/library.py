@@ -45,6 +45,7 @@ class LibraryEntry:
     at: datetime
     how: str  # link | save
     permalink: str | None
+    public: bool = False  # the first share was in a public channel: who/where may be shown
 
 
 def _aware(at: datetime | None) -> datetime:
@@ -147,14 +148,28 @@ def _newest_first(team_id: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _entries(session: Session, team_id: str, rows: list[LibraryItem]) -> list[LibraryEntry]:
+    """Library rows as entries, each knowing whether its first share was in a public channel
+    (paper_shares.public), so a listing never names a DM or private channel."""
+    shared = [r.paper_id for r in rows if r.how == LINK]
+    public = set(session.execute(
+        select(PaperShare.paper_id, PaperShare.channel_id, PaperShare.ts).where(
+            PaperShare.team_id == team_id, PaperShare.paper_id.in_(shared),
+            PaperShare.public.is_(True),
+        )
+    ).tuples()) if shared else set()
+    return [
+        LibraryEntry(r.paper_id, r.first_user_id, r.first_channel_id, _aware(r.first_at),
+                     r.how, r.first_permalink,
+                     (r.paper_id, r.first_channel_id, r.first_ts) in public)
+        for r in rows
+    ]
+
+
 def latest(session: Session, team_id: str, *, limit: int, offset: int = 0) -> list[LibraryEntry]:
     """One page of the library, newest arrival first."""
     rows = session.execute(_newest_first(team_id).limit(limit).offset(offset)).scalars()
-    return [
-        LibraryEntry(r.paper_id, r.first_user_id, r.first_channel_id, _aware(r.first_at),
-                     r.how, r.first_permalink)
-        for r in rows
-    ]
+    return _entries(session, team_id, list(rows))
 
 
 def entries(session: Session, team_id: str, paper_ids: list[int]) -> dict[int, LibraryEntry]:
@@ -165,11 +180,7 @@ def entries(session: Session, team_id: str, paper_ids: list[int]) -> dict[int, L
         select(LibraryItem).where(LibraryItem.team_id == team_id,
                                   LibraryItem.paper_id.in_(paper_ids))
     ).scalars()
-    return {
-        r.paper_id: LibraryEntry(r.paper_id, r.first_user_id, r.first_channel_id,
-                                 _aware(r.first_at), r.how, r.first_permalink)
-        for r in rows
-    }
+    return {e.paper_id: e for e in _entries(session, team_id, list(rows))}
 
 
 def library_ids(session: Session, team_id: str) -> list[int]:

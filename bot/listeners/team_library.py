@@ -66,6 +66,8 @@ def provenance(entry: LibraryEntry | None) -> str | None:
     day = entry.at.astimezone(UTC).date().isoformat()
     if entry.how != "link":
         return f"Saved by a teammate · {day}"
+    if not entry.public:  # a DM or private channel: not who, where, nor a link (issue 17)
+        return f"Shared by a teammate · {day}"
     verb = "Shared"
     url = link_url(entry.permalink)
     when = f"<{url}|{day}>" if url else day

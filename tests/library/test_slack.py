@@ -82,7 +82,7 @@ def test_library_pages_newest_first_and_shows_the_shared_message(
             at = T0 + timedelta(hours=n)
             if n == 6:
                 lib.record_share(s, TEAM_ID, pid, user_id="U0CAROL", channel_id="C0GENERAL",
-                                 ts="1700000000.000100", permalink=link, at=at)
+                                 ts="1700000000.000100", permalink=link, at=at, public=True)
             else:
                 lib.record_save(s, TEAM_ID, pid, user_id="U0ALICE", channel_id="D0ALICE", at=at)
     first = command(paperbot, fake_slack, "library", "p1")

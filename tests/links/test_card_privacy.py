@@ -10,8 +10,8 @@ import pytest
 
 from tests.fakes.hf_api import FakeHF, hf_entry
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_payloads import link_shared
-from tests.listeners.support import Running, texts
+from tests.fakes.slack_payloads import link_shared, slash_command
+from tests.listeners.support import Running, responses, texts
 
 pytestmark = pytest.mark.usefixtures("fake_arxiv")
 
@@ -69,3 +69,27 @@ def test_the_first_public_share_is_named_and_a_private_one_only_in_itself(
     # Only C… ids are asked about; the answers are recorded, not asked again for old shares.
     asked = [c.params["channel"] for c in fake_slack.calls_to("conversations.info")]
     assert set(asked) == {"C0SECRET", "C0RANDOM", "C0GENERAL"}
+
+
+@pytest.mark.parametrize("first_channel, flags", [
+    ("D0ALICEBOB", {}),
+    ("G0GROUPDM", {}),
+    ("C0SECRET", {"is_private": True}),
+])
+def test_the_team_library_does_not_say_who_shared_what_in_a_private_conversation(
+    paperbot: Running, fake_slack: FakeSlack, fake_hf: FakeHF, first_channel: str,
+    flags: dict[str, Any],
+) -> None:
+    fake_slack.add_channel(first_channel, "private", **flags)  # so it has a permalink
+    fake_slack.add_channel("C0RANDOM", "random")
+    private_url, public_url = _paper(fake_hf, "2503.03333"), _paper(fake_hf, "2503.04444")
+    _share_and_card(paperbot, fake_slack, private_url, first_channel, "U0ALICE")
+    _share_and_card(paperbot, fake_slack, public_url, "C0RANDOM", "U0CAROL")
+    body, ctype = slash_command("library", response_url=fake_slack.response_url("lib"),
+                                user_id="U0BOB")
+    assert paperbot.sender.send(body, ctype).status_code == 200
+    fake_slack.wait_for(lambda: responses(fake_slack, "lib"))
+    shown = " ".join(texts(responses(fake_slack, "lib")[0]))
+    assert "Paper 2503.03333" in shown and "Paper 2503.04444" in shown
+    assert first_channel not in shown and "U0ALICE" not in shown
+    assert "Shared by <@U0CAROL> in <#C0RANDOM>" in shown
