@@ -11,8 +11,8 @@ cycle reports a failure and plans nothing (never half a digest) and the next cyc
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +22,7 @@ import httpx
 
 from bot.importers.errors import RecordError
 from bot.importers.hf import hf_entry_to_record
+from bot.sources import http
 from storage.papers import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -47,32 +48,20 @@ class Fetched:
 def _get_json(
     client: httpx.Client, url: str, params: dict[str, str], tries: int, backoff: float
 ) -> Any:
-    """The JSON body, retrying timeouts, connection errors, 429 and 5xx with backoff."""
-    last = ""
+    """The JSON body, retrying timeouts, connection errors, 429 and 5xx with backoff (and
+    the Retry-After the API asks for), through the sources' one retry loop."""
     where = f"{url}?" + "&".join(f"{k}={v}" for k, v in params.items())
-    for attempt in range(1, tries + 1):
-        try:
-            resp = client.get(url, params=params)
-        except httpx.TimeoutException:
-            last = "timed out"
-        except httpx.TransportError as exc:
-            last = f"connection failed ({type(exc).__name__})"
-        else:
-            if resp.status_code >= 500 or resp.status_code == 429:
-                last = f"HTTP {resp.status_code}"
-            elif resp.status_code != 200:
-                raise FetchError(f"daily papers {where}: HTTP {resp.status_code}")
-            else:
-                try:
-                    return resp.json()
-                except ValueError:
-                    raise FetchError(
-                        f"daily papers {where}: the answer is not JSON ({resp.text[:40]!r})"
-                    ) from None
-        if attempt < tries:
-            log.warning("daily papers %s: %s; retrying (%d/%d)", where, last, attempt, tries)
-            time.sleep(backoff * 2 ** (attempt - 1))
-    raise FetchError(f"daily papers {where}: {last} after {tries} tries")
+    try:
+        raw = http.get(client, url, params, pacer=http.Unpaced(), what=f"daily papers {where}",
+                       tries=tries, backoff=backoff)
+    except http.SourceError as exc:
+        raise FetchError(str(exc)) from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise FetchError(
+            f"daily papers {where}: the answer is not JSON ({raw[:40]!r})"
+        ) from None
 
 
 def fetch_daily(

@@ -1,4 +1,4 @@
-"""GETs to arXiv: paced (pacing.SharedPacer), bounded, and polite about 429/503.
+"""GETs to paper sources (arXiv, the Hub's daily papers): paced, bounded, polite about 429/503.
 
 arXiv answers a burst with 429, and its OAI-PMH interface answers 503 with Retry-After
 while it prepares a large answer: both are waited out (seconds or an HTTP date), up to
@@ -32,6 +32,13 @@ class SourceError(RuntimeError):
 
 class Pacer(Protocol):
     def wait(self) -> None: ...
+
+
+class Unpaced:
+    """For sources with no pacing terms (the Hub's daily papers)."""
+
+    def wait(self) -> None:
+        return None
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -85,7 +92,7 @@ def get(
             if asked is not None:
                 if asked > max_retry_after:
                     raise SourceError(
-                        f"{what}: HTTP {status}, arXiv asks to retry after {asked:.0f} s; "
+                        f"{what}: HTTP {status}, the server asks to retry after {asked:.0f} s; "
                         "try again later"
                     )
                 wait = asked
