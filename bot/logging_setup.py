@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+from typing import Any
 
 # Slack tokens (bot, user, app-level, config), also glued to a preceding word (e.g. after an
 # ANSI colour code "\x1b[31m"), which a leading \b would miss.
@@ -73,11 +75,29 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged, not the one at set-up: a
+    caller that swaps stderr (a test capturing it, then closing it) leaves no handler
+    writing into a closed file for the threads still running. setStream() pins a stream."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+        self._pinned: Any = None
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return self._pinned if self._pinned is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        self._pinned = value
+
+
 def setup_logging(
     level: str = "INFO", secrets: tuple[str, ...] = (), *, interactive: bool = False
 ) -> None:
     """Log to stderr; interactive commands get short lines and only warnings."""
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     if interactive:
         fmt = "paperbot: %(message)s"

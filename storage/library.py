@@ -152,12 +152,12 @@ def _entries(session: Session, team_id: str, rows: list[LibraryItem]) -> list[Li
     """Library rows as entries, each knowing whether its first share was in a public channel
     (paper_shares.public), so a listing never names a DM or private channel."""
     shared = [r.paper_id for r in rows if r.how == LINK]
-    public = set(session.execute(
+    public = {tuple(row) for row in session.execute(
         select(PaperShare.paper_id, PaperShare.channel_id, PaperShare.ts).where(
             PaperShare.team_id == team_id, PaperShare.paper_id.in_(shared),
             PaperShare.public.is_(True),
         )
-    ).tuples()) if shared else set()
+    )} if shared else set()
     return [
         LibraryEntry(r.paper_id, r.first_user_id, r.first_channel_id, _aware(r.first_at),
                      r.how, r.first_permalink,

@@ -76,3 +76,26 @@ def test_bolts_failed_signature_line_never_carries_the_body(log_text: io.StringI
     text = log_text.getvalue()
     assert "BODYMARKER" not in text and len(text) < 200
     assert "invalid request signature" in text
+
+
+def test_log_lines_follow_stderr_when_it_is_swapped_and_the_old_one_closed() -> None:
+    """A thread logging after a test (or a caller) replaced and closed stderr must not hit
+    the closed file ("--- Logging error --- I/O operation on closed file")."""
+    import io
+    import logging
+    import sys
+
+    from bot.logging_setup import setup_logging
+
+    saved, root_handlers = sys.stderr, logging.getLogger().handlers[:]
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        sys.stderr = first
+        setup_logging("INFO")
+        sys.stderr = second
+        first.close()
+        logging.getLogger("paperbot.test").warning("still heard")
+    finally:
+        sys.stderr = saved
+        logging.getLogger().handlers[:] = root_handlers
+    assert "still heard" in second.getvalue()
