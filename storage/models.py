@@ -217,6 +217,9 @@ class Subscription(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     # A personal digest (`/papers subscribe me`): the user whose DM (channel_id) gets it.
     for_user: Mapped[str | None] = mapped_column(String(32), index=True)
+    # arXiv categories ("cs.CL cs.LG"): the day's announcements in them instead of the Hugging
+    # Face trending list; None for a trending subscription.
+    categories: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     inactive_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
