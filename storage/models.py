@@ -282,6 +282,72 @@ class ChannelPaper(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+
+# --- Follows and alerts (issue 18): models below this line belong to bot/follows ---
+
+
+class Follow(Base):
+    """An author followed or a phrase watched, for one user (DM) or one channel (`here`).
+
+    `owner` is the user id (scope "user") or the channel id (scope "channel"); `norm` is the
+    normalised name or phrase (bot.follows.match), so "Tri Dao" and "tri  dao" are one row.
+    """
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("team_id", "scope", "owner", "kind", "norm", name="uq_follow"),
+        Index("ix_follows_team_owner", "team_id", "owner"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(8))  # user | channel
+    owner: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))  # author | alert
+    text: Mapped[str] = mapped_column(Text)  # as typed (cleaned), for listings and notices
+    norm: Mapped[str] = mapped_column(String(400))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FollowNotice(Base):
+    """One paper announced to one follow: claimed (unique) before posting, so it goes out at
+    most once however many fetches, cycles or processes see the paper."""
+
+    __tablename__ = "follow_notices"
+    __table_args__ = (UniqueConstraint("follow_id", "paper_id", name="uq_follow_notice"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    follow_id: Mapped[int] = mapped_column(ForeignKey("follows.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(8))  # claimed -> posted | failed
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RevisionNotice(Base):
+    """A new version of a paper in a workspace's library, announced once per (workspace,
+    paper, version): in the thread it was first shared in, or to the users who saved it."""
+
+    __tablename__ = "revision_notices"
+    __table_args__ = (
+        UniqueConstraint("team_id", "paper_id", "version", name="uq_revision_notice"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8))  # claimed -> posted | failed
+    target: Mapped[str | None] = mapped_column(Text)  # the thread ("C1 ts"), or the DM'd users
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # Tables defined outside this module (slack_sdk's installation and OAuth state stores),
 # registered on Base.metadata for Alembic and the models-vs-migrations test: imported here,
 # at the end (it needs Base), so whoever uses Base.metadata has them.

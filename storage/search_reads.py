@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # The newest migration in storage/migrations/versions. SqlitePapers reads only a database at
 # this revision (its SQL is written for that schema); tests/storage/test_search_reads.py
 # checks it against Alembic's head, so a new migration cannot leave it behind.
-ALEMBIC_HEAD = "0013_subscription_categories"
+ALEMBIC_HEAD = "0014_follows"
 
 _CHUNK = 500  # ids per `IN (...)`: far below SQLite's bound-variable limit
 
