@@ -627,6 +627,13 @@ HELP_TEXT = (
     "• `/papers subscribe me [at HH:MM]` – your own picks each day in a DM "
     "(`/papers unsubscribe me` stops it)\n"
     "• `/papers subscriptions` – list this channel's digest settings\n"
+    "• `/papers follow author \"Tri Dao\"` – each new paper by that author, in a DM; "
+    "`/papers alert \"speculative decoding\"` – each new paper with that phrase in its "
+    "title or abstract; add `here` (`/papers alert here \"kv cache\"`) for this channel\n"
+    "• `/papers following` – your follows and alerts and this channel's, with Remove "
+    "buttons; `/papers unfollow author|alert <words>` removes one\n"
+    "• A new version of a paper in the team library is announced in the thread it was "
+    "shared in, or to the people who saved it\n"
     "• `/papers search <words>` – a search even when the first word is one of the "
     "commands here (`/papers search library learning`)\n"
     "• `/papers help` – this message"
@@ -676,6 +683,68 @@ def abstract_message(paper: PaperLike, *, note: str | None = None) -> dict[str, 
         pieces = [*pieces[: room - 1], "_(abstract continues; too long for one Slack message)_"]
     blocks += [section(p) for p in pieces] or [section("_No abstract stored for this paper._")]
     return message(f"Abstract: {clip(paper.title, 200)}", blocks)
+
+
+FOLLOWING_HINT = "`/papers following` lists your follows and alerts and removes them"
+
+
+def follow_notice_message(paper: PaperLike, reasons: Sequence[str]) -> dict[str, Any]:
+    """A new paper for a follow or an alert (bot/follows): why first ("New paper by Tri
+    Dao"; raw text, made safe here), then the paper and its buttons."""
+    why = " · ".join(reasons)
+    lines = [title_link(paper), meta_line(paper)]
+    excerpt = snippet(paper.abstract or "", [], SNIPPET_CHARS // 2)
+    if excerpt:
+        lines.append(excerpt)
+    blocks = [
+        context(safe_clip(why, 1000)),
+        section("\n".join(x for x in lines if x)[:MAX_SECTION_TEXT]),
+        paper_actions(paper.id, 1),
+        context(FOLLOWING_HINT),
+    ]
+    return message(f"{clip(why, 150)}: {clip(paper.title, 200)}", blocks)
+
+
+FOLLOW_REMOVE_ACTION = "follow_remove"
+
+
+def following_message(mine: Sequence[tuple[int, str]], channel: Sequence[tuple[int, str]],
+                      *, note: str | None = None) -> dict[str, Any]:
+    """`/papers following`: the user's follows and alerts, then the channel's, each with a
+    Remove button (value: the follow's id). Items are our mrkdwn (user words made safe)."""
+    blocks: list[dict[str, Any]] = [context(note)] if note else []
+    for title, items in (
+        ("*Your follows and alerts* (new papers come to you in a DM)", mine),
+        ("*This channel's* (new papers are posted here)", channel),
+    ):
+        if not items:
+            continue
+        blocks.append(section(title))
+        for follow_id, text in items:
+            blocks.append(section(text[:MAX_SECTION_TEXT], accessory=button(
+                "Remove", FOLLOW_REMOVE_ACTION, str(follow_id))))
+    if not mine and not channel:
+        blocks.append(section(
+            "You follow no author and have no alert yet. `/papers follow author \"Tri Dao\"` "
+            "or `/papers alert \"speculative decoding\"` (add `here` for this channel)."))
+    return message("Your follows and alerts", blocks)
+
+
+def revision_notice_message(paper: PaperLike, version: int, *, saved: bool) -> dict[str, Any]:
+    """A new version of a library paper: in the thread it was shared in, or to its savers."""
+    whose = "you saved" if saved else "shared here"
+    why = f"*New version (v{version})* of a paper {whose}"
+    arxiv_id = getattr(paper, "arxiv_id", None)
+    links = [f"<https://arxiv.org/abs/{arxiv_id}v{version}|v{version} on arXiv>"] if (
+        arxiv_id and link_url(f"https://arxiv.org/abs/{arxiv_id}v{version}")) else []
+    blocks = [
+        context(why),
+        section("\n".join(x for x in (title_link(paper), meta_line(paper)) if x)
+                [:MAX_SECTION_TEXT]),
+    ]
+    if links:
+        blocks.append(context(" ".join(links)))
+    return message(f"New version (v{version}): {clip(paper.title, 200)}", blocks)
 
 
 # --- limits -------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from slack_bolt import App
 
 
 def register_all(app: App) -> None:
-    from bot.listeners import actions, commands, events, home
+    from bot.listeners import actions, commands, events, follows, home
 
     events.register(app)
     home.register(app)
     actions.register(app)
     commands.register(app)
+    follows.register(app)

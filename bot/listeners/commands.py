@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import help_message, notice_message, safe_clip
 from bot.feedback import Where
-from bot.listeners import library, team_library
+from bot.listeners import follows, library, team_library
 from bot.listeners.failures import database_trouble
 from bot.listeners.receipts import Receipt, settle
 from bot.listeners.replies import database_down_message, respond_safely, search_reply, slack_text
@@ -208,4 +208,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "saved": saved,
     "library": team_library_list,
     "export": export,
+    "follow": follows.follow_command,
+    "alert": follows.alert_command,
+    "unfollow": follows.unfollow_command,
+    "following": follows.following_command,
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bot.follows.notify import notify_stored
 from bot.sources.arxiv_oai import fetch_pages
 from bot.sources.arxiv_rss import fetch_feed
 from bot.sources.pacing import SharedPacer
@@ -65,6 +66,7 @@ def fetch_arxiv(services: Services, categories: Sequence[str]) -> FetchReport:
     """The day's announcements in `categories` (one feed request), stored."""
     day = fetch_feed(services.config.arxiv_rss_url, categories, pacer=pacer_for(services))
     counts = store_records(services, day.records)
+    notify_stored(services, _ids_of(services, day.records))  # follows, alerts, revisions
     log.info("arXiv feed %s: %s", "+".join(categories), counts.summary())
     return FetchReport(tuple(categories), day.announced, counts, day.skipped)
 
@@ -111,4 +113,14 @@ def backfill_arxiv(
     assert report.counts is not None
     if report.counts.added or report.counts.updated:
         services.search.refresh()
+    notify_stored(services, report.counts.changed_ids)
     return report
+
+
+def _ids_of(services: Services, records: Sequence[PaperRecord]) -> list[int]:
+    """The stored ids of the feed's papers (all of them: a rerun after a crash between the
+    store and the notices still finds the ones not yet announced)."""
+    from storage.digest import paper_ids_by_arxiv
+
+    with services.db.session() as s:
+        return list(paper_ids_by_arxiv(s, (r.arxiv_id for r in records if r.arxiv_id)).values())
