@@ -202,3 +202,31 @@ def test_fetch_arxiv_announces_revisions_of_library_papers_once(
     assert len(fake_slack.posted()) == posted
     rows = sorted((r.paper_id, r.version, r.state) for r in _rows(services, RevisionNotice))
     assert rows == [(shared, 2, "posted"), (saved, 3, "posted"), (shared_gone, 2, "posted")]
+
+
+def test_undeliverable_notices_do_not_stop_the_others_and_a_refused_dm_is_retried(
+    env: dict[str, str], services: Services, fake_slack: FakeSlack, fake_hf: FakeHF,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    fake_slack.add_channel("C0ARCHIVED", "old", is_archived=True)
+    with time_machine.travel(NOW, tick=True):
+        _follow(services, 'here "kv cache"', kind=repo.ALERT, channel="C0ARCHIVED")
+        _follow(services, "author Tri Dao", user="U0DAVE")  # Slack does not know Dave yet
+        _follow(services, "author Tri Dao")
+        fake_hf.set_day(NOW.date(), [hf_entry(
+            "2611.20001", "KV cache tricks", authors=("Tri Dao",),
+            published="2026-11-25T13:00:00.000Z")])
+        assert main(["digest", "--once", "--now"]) == 0, capsys.readouterr().err
+        assert _texts(fake_slack.posted("DU0ALICE")) == [
+            "New paper by Tri Dao (you follow Tri Dao): KV cache tricks"]
+        assert fake_slack.posted("C0ARCHIVED") == []
+        states = {n.follow_id: n.state for n in _rows(services, FollowNotice)}
+        assert sorted(states.values()) == ["failed", "posted"]  # Dave's claim was let go
+
+        fake_slack.add_user("U0DAVE")  # conversations.open works now: the next run tells him
+        assert main(["digest", "--once", "--now"]) == 0, capsys.readouterr().err
+        assert len(fake_slack.posted("DU0DAVE")) == 1
+        assert len(fake_slack.posted("DU0ALICE")) == 1 and fake_slack.posted("C0ARCHIVED") == []
