@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.db import lock_writes
@@ -81,10 +81,13 @@ def subscribe(
     created_by: str,
     now: datetime,
     for_user: str | None = None,
+    categories: str | None = None,
 ) -> tuple[Subscription, bool]:
     """Create or replace the channel's subscription; returns (row, was_new).
 
     `for_user`: a personal digest, posted in `channel_id` = that user's DM with the bot.
+    `categories`: arXiv categories, space-separated ("cs.CL cs.LG"): the day's announcements
+    in them instead of the trending list; None for a trending subscription.
     """
     lock_channel(session, team_id, channel_id)
     sub = get_subscription(session, team_id, channel_id)
@@ -99,6 +102,7 @@ def subscribe(
     sub.tz = tz
     sub.created_by = created_by
     sub.for_user = for_user
+    sub.categories = categories or None
     sub.active = True
     sub.inactive_reason = None
     sub.updated_at = now
@@ -191,6 +195,49 @@ def earliest_published(session: Session, paper_ids: Iterable[int]) -> date | Non
     dates = list(session.scalars(select(Paper.published).where(Paper.id.in_(ids))))
     known = [d for d in dates if d is not None]
     return min(known) if known and len(known) == len(dates) else None
+
+
+def announcement_covered(
+    session: Session, sub_id: int, announced: date, before: date
+) -> bool:
+    """Did an earlier day's run of this subscription (local date before `before`) already
+    take papers announced on `announced`? Then the feed still shows that announcement (it
+    had not moved on when fetched) and the rest of that day must not be posted as new.
+    Only papers still carrying that announcement as new or cross-list count."""
+    q = (
+        select(ChannelPaper.paper_id)
+        .join(DigestRun, DigestRun.id == ChannelPaper.run_id)
+        .join(Paper, Paper.id == ChannelPaper.paper_id)
+        .where(
+            DigestRun.subscription_id == sub_id,
+            DigestRun.local_date < before,
+            Paper.announced == announced,
+            # A replacement is a later announcement of a paper given earlier, not a sign
+            # that this announcement was seen.
+            Paper.announce_type.in_(("new", "cross")),
+        )
+        .limit(1)
+    )
+    return session.scalar(q) is not None
+
+
+def count_announced(
+    session: Session, announced: date, categories: Sequence[str],
+    kinds: Sequence[str] = ("new", "cross"),
+) -> int:
+    """How many papers were announced on `announced` in any of `categories` (each once;
+    the "M" of a category digest's "N of M new papers" line; same rule as
+    storage.papers.announced_on)."""
+    if not categories:
+        return 0
+    padded = literal(" ") + Paper.categories + literal(" ")
+    q = (
+        select(func.count())
+        .select_from(Paper)
+        .where(Paper.announced == announced, Paper.announce_type.in_(list(kinds)))
+        .where(or_(*(padded.like(f"% {c} %") for c in categories)))
+    )
+    return session.scalar(q) or 0
 
 
 # --- runs -------------------------------------------------------------------------

@@ -18,8 +18,10 @@ def header_text(day: date, topic: str, title: str = "Trending papers") -> str:
     return f"{title} · {topic}" if topic else title
 
 
-def _votes(n: int | None) -> str:
+def _votes(n: int | None, zero: bool = True) -> str:
     n = n or 0
+    if not n and not zero:
+        return ""
     return f"▲ {n} upvote{'' if n == 1 else 's'}"
 
 
@@ -30,26 +32,36 @@ def parent_message(
     *,
     title: str = "Trending papers",
     ranking: str | None = None,
+    count: str | None = None,
+    footer: str | None = None,
 ) -> dict[str, Any]:
     """The day's message: a header with the date, then papers by upvotes (title, votes,
     authors, Save). {"text", "blocks"} for chat.postMessage. `ranking` (our own mrkdwn, e.g.
     "Ranked for <#C1>, learned from 14 saves and reactions") goes under the header when
-    the order was learned rather than by upvotes."""
+    the order was learned rather than by upvotes.
+
+    A category digest passes `count` ("10 of 143 new papers in cs.CL, cs.LG today", first
+    under the header) and its own `footer` (how it was ranked); its papers show upvotes
+    only when the Hub has some (most new papers have none)."""
     out: list[dict[str, Any]] = [
         {"type": "header", "text": kit.plain(header_text(day, topic, title), kit.MAX_HEADER_TEXT)}
     ]
+    if count:
+        out.append(kit.context(count))
     if ranking:
         out.append(kit.context(ranking))
     for rank, p in enumerate(papers, 1):
         authors = kit.safe_clip(kit.short_authors(p.authors or []), 500)
-        line = f"{rank}. {kit.title_link(p)}  {_votes(p.upvotes)}"
+        votes = _votes(p.upvotes, zero=count is None)
+        line = f"{rank}. {kit.title_link(p)}  {votes}".rstrip()
         text = "\n".join(x for x in (line, authors) if x)[: kit.MAX_SECTION_TEXT]
         # Save on the day's list; its private confirmation carries the paper's other
         # buttons, and every choice is also on the paper's reply in the thread.
         out.append(kit.section(text, accessory=kit.button("Save", kit.SAVE_ACTION, str(p.id))))
-    order = "upvotes as a prior" if ranking else "ranked by Hugging Face upvotes"
+    order = footer or ("upvotes as a prior" if ranking else "ranked by Hugging Face upvotes")
     out.append(kit.context(f"Abstracts are in the thread · {order}"))
-    fallback = f"{header_text(day, topic, title)}: " + "; ".join(
+    lead = f"{header_text(day, topic, title)}{f' · {count}' if count else ''}"
+    fallback = f"{lead}: " + "; ".join(
         kit.clip(p.title, 60) for p in papers
     )
     return kit.message(fallback, out[: kit.MAX_BLOCKS])

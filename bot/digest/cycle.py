@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.digest import due, source
+from bot.digest import categories, due, source
 from bot.digest.outage import stop_if_unreachable
 from bot.digest.plan import plan
 from bot.digest.post import Poster, post_run
@@ -97,12 +97,19 @@ def run_cycle(
         except source.FetchError as exc:
             log.error("%s", exc)
             report.fetch_error = str(exc)
-            todo = []
+            todo = [slot for slot in todo if slot.sub.categories]  # they need no Hub list
         notify_new_papers(services, poster, [c.paper_id for c in cands])  # follows, revisions
+        # arXiv's announcement for the due category subscriptions: one request, stored
+        feed = categories.fetch(services, todo)
+        if feed is not None:
+            report.arxiv = feed.summary
+            if feed.error:
+                report.fetch_error = "; ".join(x for x in (report.fetch_error, feed.error) if x)
+                todo = [slot for slot in todo if not slot.sub.categories]
         # 4. plan
         for slot in todo:
             try:
-                run = plan(services, slot.sub, slot.day, cands, settings, now)
+                run = plan(services, slot.sub, slot.day, cands, settings, now, feed)
             except Exception as exc:  # one subscription's problem is not the cycle's
                 stop_if_unreachable(exc, f"planning the digest for {slot.sub.channel_id}")
                 log.exception(

@@ -154,6 +154,31 @@ def personal_order(
     return Order(blend(model, upvotes), n)
 
 
+def category_order(
+    services: Services, sub: Subscription, cands: Sequence[Candidate]
+) -> Order | None:
+    """A category subscription's day (channel or personal), learned from its signals; None
+    when they are too few (the caller falls back to the topic, then upvotes).
+
+    The pool is the day's announcements only (no library picks: the post is "new in cs.CL
+    today"), less what the channel (DM) was given, what was signalled and, for a personal
+    digest, what its user hid."""
+    ids = [c.paper_id for c in cands]
+    where = {"user_id": sub.for_user} if sub.for_user else {"channel_id": sub.channel_id}
+    with services.db.session() as s:
+        signals = feedback.signals(s, sub.team_id, **where)
+        if not signals:
+            return None
+        seen = repo.given_to_channel(s, sub.channel_id, ids) | {p for p, _ in signals}
+        if sub.for_user:
+            seen |= feedback.hidden_ids(s, sub.team_id, sub.for_user)
+    upvotes = {c.paper_id: c.upvotes for c in cands if c.paper_id not in seen}
+    model = _model(services, signals, upvotes)
+    if model is None:
+        return None
+    return Order(blend(model, upvotes), _count(services, sub.team_id, **where))
+
+
 def trending(services: Services, sub: Subscription, cands: Sequence[Candidate]) -> Order:
     """Today's behaviour: the candidates by upvotes (a personal digest still leaves out what
     its user hid). Also the fallback when the model fails."""

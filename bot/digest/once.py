@@ -70,6 +70,10 @@ def schedule_line(slot: due.Slot, now: datetime) -> str:
     """'#C123 (topic “x”): next digest 2026-11-27 09:00 America/New_York (in 14 h)'."""
     sub = slot.sub
     what = f"topic “{sub.topic}”" if sub.topic else "all trending papers"
+    if sub.categories:
+        what = f"arXiv {', '.join(sub.categories.split())}" + (
+            f", topic “{sub.topic}”" if sub.topic else ""
+        )
     if sub.for_user:
         what = f"personal digest of {sub.for_user}"
     when = slot.next_digest()

@@ -7,6 +7,10 @@ worker only, a paper is never planned twice for a channel, and the plan never ch
 The order: trending (upvotes), unless the channel's (or, for a personal digest, the
 user's) signals are enough for the model, then learned (learn.py); the run records how
 many signals it was learned from, for the header.
+
+A category subscription (`arxiv cs.CL`) plans from the announcement the cycle fetched
+instead of the trending list, in its own order (categories.py), and shows
+Settings.category_size papers.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.digest import learn, topics
+from bot.digest import categories, learn, topics
 from bot.digest.settings import Settings
 from bot.digest.store import Candidate
 from storage import digest as repo
@@ -48,8 +52,21 @@ def plan(
     cands: Sequence[Candidate],
     settings: Settings,
     now: datetime,
+    feed: categories.Feed | None = None,
 ) -> DigestRun | None:
-    """Create the run for (sub, day) unless one exists; None when another worker won."""
+    """Create the run for (sub, day) unless one exists; None when another worker won (or,
+    for a category subscription, when the feed has nothing new for it yet).
+
+    `feed`: the arXiv announcement the cycle fetched (category subscriptions only)."""
+    if sub.categories:
+        announced = feed.announced if feed is not None else None
+        try:
+            day_cands = categories.candidates(services, sub, announced, day)
+        except categories.NotYet as exc:
+            log.info("digest for channel %s on %s not planned yet: %s", sub.channel_id, day, exc)
+            return None
+        order = categories.order(services, sub, day_cands)
+        return _record(services, sub, day, order, settings.category_size, now)
     chosen = on_topic(services, sub.topic, cands)
     try:
         if sub.for_user:
@@ -63,6 +80,14 @@ def plan(
             day,
         )
         order = learn.trending(services, sub, chosen)
+    return _record(services, sub, day, order, settings.size, now)
+
+
+def _record(
+    services: Services, sub: Subscription, day: date, order: learn.Order, size: int,
+    now: datetime,
+) -> DigestRun | None:
+    """Write the run with the first `size` papers of `order` the channel was not given."""
     try:
         with services.db.session() as s:
             repo.begin_write(s)
@@ -72,7 +97,7 @@ def plan(
             if current is None or not current.active:
                 return None
             given = repo.given_to_channel(s, sub.channel_id, order.paper_ids)
-            ids = [i for i in order.paper_ids if i not in given][: settings.size]
+            ids = [i for i in order.paper_ids if i not in given][:size]
             learned = order.learned_from if ids else None
             run = repo.create_run(s, current, day, ids, now, learned)
     except IntegrityError:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.digest import blocks, learn
+from bot.digest import blocks, categories, learn
 from bot.digest.outage import DatabaseGone, database_trouble, is_unreachable
 from bot.digest.poster import ChannelGone, SlackTransient, WorkspaceGone, team_poster
 from bot.digest.report import CycleReport
@@ -98,13 +98,12 @@ class _Run:
             if parent_ts is None:
                 self._parent("intent")
                 title, ranking = learn.heading(sub, run.learned_from)
-                msg = blocks.parent_message(
-                    run.local_date,
-                    sub.topic,
-                    [papers[i] for i in run.planned if i in papers],
-                    title=title,
-                    ranking=ranking,
-                )
+                shown = [papers[i] for i in run.planned if i in papers]
+                head: dict[str, Any] = {"title": title, "ranking": ranking}
+                if sub.categories:  # "N of M new papers in cs.CL today", its own footer
+                    with self.db.session() as s:
+                        head = categories.heading(s, sub, run.learned_from, shown)
+                msg = blocks.parent_message(run.local_date, sub.topic, shown, **head)
                 parent_ts = self.poster.post(
                     channel,
                     msg["text"],

@@ -19,6 +19,7 @@ class CycleReport:
     deferred: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)  # subscriptions with unusable settings
     fetch_error: str | None = None
+    arxiv: str | None = None  # the category subscriptions' feed, as fetched
     fatal: str | None = None
 
     @property
@@ -29,6 +30,7 @@ class CycleReport:
         parts = [
             f"fetched {self.fetched} papers"
             + (f" ({self.skipped_entries} bad entries skipped)" if self.skipped_entries else ""),
+            *([self.arxiv] if self.arxiv else []),
             f"planned {self.planned} digests ({self.empty} with nothing new)",
             f"completed {self.done} with {self.posts} messages",
         ]

@@ -8,6 +8,13 @@ user's time zone, make sure the bot is in the channel and open the user's DM wit
 the user's DM with the bot and whose `for_user` is that user (its picks learn from that
 user's own signals, see learn.py); `/papers unsubscribe me` stops it. It can be set up
 from any channel; nobody else's command can touch it.
+
+`/papers subscribe [me] arxiv cs.CL cs.LG [topic words] [at HH:MM]` takes the day's arXiv
+announcements in those categories instead of the trending list (see categories.py). The
+words right after `arxiv` that look like categories (archive.SUBJECT, e.g. cs.CL, or a
+whole archive, e.g. quant-ph, math) are the categories; the first word that does not starts
+the topic. A word shaped like a category whose archive arXiv does not have (cs.CL is one,
+foo.BAR is not) is refused with a message.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.blocks import escape, safe
 from bot.digest.due import zone
+from bot.digest.settings import Settings
 from bot.digest.topics import topic_error
+from bot.importers.arxiv import ARCHIVES, arxiv_categories
 from bot.slack_api import failure
 from storage import digest as repo
 from storage.models import Subscription
@@ -34,11 +43,18 @@ MAX_TOPIC = 200
 COMMAND_RE = re.compile(r"^\s*(subscribe|unsubscribe|subscriptions)\b", re.IGNORECASE)
 _AT_RE = re.compile(r"(?:^|\s)at\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE)
 _ME_RE = re.compile(r"^me(?:\s+|$)", re.IGNORECASE)
+_ARXIV_RE = re.compile(r"^arxiv(?:\s+|$)", re.IGNORECASE)
+# Shaped like an arXiv category: archive.SUBJECT (cs.CL, cond-mat.mes-hall).
+_CATEGORY_SHAPE = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?\.[A-Za-z]+(?:-[A-Za-z]+)*")
+MAX_CATEGORIES = 10
+CATEGORY_EXAMPLE = "`/papers subscribe arxiv cs.CL cs.LG`"
 USAGE = (
     "Usage: `/papers subscribe [topic words] [at HH:MM]`, e.g. "
     "`/papers subscribe diffusion models at 08:30`. Without a topic the channel gets all "
     "trending papers; the time is in your time zone (default {default}). "
-    "`/papers subscribe me [at HH:MM]` sends your own picks to a DM instead."
+    "`/papers subscribe arxiv cs.CL cs.LG [topic words] [at HH:MM]` takes each day's new "
+    "arXiv papers in those categories instead. "
+    "`/papers subscribe me [arxiv …] [at HH:MM]` sends your own picks to a DM instead."
 )
 
 
@@ -60,6 +76,7 @@ class Command:
     topic: str = ""
     at: str | None = None  # "HH:MM" when given
     me: bool = False  # `subscribe me` / `unsubscribe me`: the user's personal digest
+    categories: str | None = None  # "cs.CL cs.LG": arXiv's announcements, not trending
 
 
 def is_subscription_command(text: str) -> bool:
@@ -97,14 +114,61 @@ def parse(text: str, default_time: str = "09:00") -> Command:
         rest = rest[: tm.start()].strip()
     elif re.search(r"(?:^|\s)at\s*$", rest, re.IGNORECASE):
         raise CommandError("Say when after “at”, e.g. `/papers subscribe at 08:30`.")
+    categories = None
+    if _ARXIV_RE.match(rest):
+        categories, rest = parse_categories(rest[5:].strip())
     if me and rest:
         raise CommandError(
             "A personal digest has no topic: it learns from what you save and react to. "
-            "Use `/papers subscribe me` or `/papers subscribe me at 08:30`."
+            "Use `/papers subscribe me`, `/papers subscribe me arxiv cs.CL` or "
+            "`/papers subscribe me at 08:30`."
         )
     if len(rest) > MAX_TOPIC:
         raise CommandError(f"That topic is {len(rest)} characters long; keep it under {MAX_TOPIC}.")
-    return Command(action, topic=rest, at=at, me=me)
+    return Command(action, topic=rest, at=at, me=me, categories=categories)
+
+
+def _category(word: str) -> str | None:
+    """`word` as arXiv writes the category (cs.cl -> cs.CL), or None when it is not shaped
+    like one (the topic starts there); CommandError when shaped like one but not arXiv's."""
+    if _CATEGORY_SHAPE.fullmatch(word):
+        archive, subject = word.split(".", 1)
+        subject = subject.upper() if len(subject) == 2 else subject.lower()
+        term = f"{archive.lower()}.{subject}"
+    elif word.lower() in ARCHIVES:
+        term = word.lower()
+    else:
+        return None
+    if arxiv_categories(term) != term:
+        raise CommandError(
+            f"“{safe(word[:40])}” is not an arXiv category (arXiv has no "
+            f"“{safe(word.split('.')[0][:20])}” archive). Name categories as arXiv does, "
+            f"e.g. {CATEGORY_EXAMPLE} or `arxiv quant-ph stat.ML`."
+        )
+    return term
+
+
+def parse_categories(text: str) -> tuple[str, str]:
+    """The words after `arxiv`: (categories space-separated, the topic words after them)."""
+    words = text.replace(",", " ").replace("+", " ").split()
+    cats: dict[str, None] = {}
+    i = 0
+    while i < len(words):
+        term = _category(words[i])
+        if term is None:
+            break
+        cats[term] = None
+        i += 1
+    if not cats:
+        raise CommandError(
+            "Name the arXiv categories after “arxiv”, e.g. "
+            f"{CATEGORY_EXAMPLE} (see arxiv.org/category_taxonomy)."
+        )
+    if len(cats) > MAX_CATEGORIES:
+        raise CommandError(
+            f"That is {len(cats)} categories; a digest takes at most {MAX_CATEGORIES}."
+        )
+    return " ".join(cats), " ".join(words[i:])
 
 
 def stopped_because(reason: str | None) -> str:
@@ -116,8 +180,23 @@ def stopped_because(reason: str | None) -> str:
     return failure(reason).stopped
 
 
-def _describe(sub: Subscription, size: int) -> str:
-    """mrkdwn: the topic (user text) is escaped and defused; tz names are IANA names."""
+def _describe(sub: Subscription, settings: Settings) -> str:
+    """mrkdwn: the topic (user text) is escaped and defused; tz names are IANA names;
+    categories passed our own check (letters, dots, dashes)."""
+    size = settings.size_for(sub.categories)
+    if sub.categories:
+        cats = ", ".join(sub.categories.split())
+        when = f"every day arXiv announces papers, at {sub.post_time} ({escape(sub.tz)})"
+        if sub.for_user:
+            return (
+                f"your own top {size} of the day's new arXiv papers in {cats} in a DM with me, "
+                f"{when}, ranked by what you save and react to"
+            )
+        until = f"; until then, papers about “{safe(sub.topic)}” first" if sub.topic else ""
+        return (
+            f"the top {size} of the day's new arXiv papers in {cats}, {when}, ranked by what "
+            f"this channel saves and reacts to once it has 3 saves or reactions{until}"
+        )
     if sub.for_user:
         return (
             f"your own top {size} papers in a DM with me, every day at {sub.post_time} "
@@ -149,7 +228,7 @@ def handle(
         cmd = parse(text, config.digest_default_time)
     except CommandError as exc:
         return str(exc)  # our own words; user text in it is limited to digits and am/pm
-    size = config.digest_size
+    settings = Settings.from_config(config)
 
     if cmd.me:
         return _personal(services, gateway, cmd, team_id, user_id, now)
@@ -159,19 +238,20 @@ def handle(
             sub = repo.get_subscription(s, team_id, channel_id)
             mine = repo.get_personal(s, team_id, user_id)
         if mine is not None and mine.active and mine.channel_id != channel_id:
-            yours = f" You also get {_describe(mine, size)}; `/papers unsubscribe me` stops it."
+            yours = f" You also get {_describe(mine, settings)}; `/papers unsubscribe me` stops it."
         else:
             yours = " `/papers subscribe me` sends you your own picks in a DM every day."
         if sub is not None and sub.for_user == user_id and sub.active:
-            return f"Here you get {_describe(sub, size)}. `/papers unsubscribe me` stops it."
+            return f"Here you get {_describe(sub, settings)}. `/papers unsubscribe me` stops it."
         if sub is None or not sub.active:
             why = f" ({stopped_because(sub.inactive_reason)})" if sub is not None else ""
             return (
                 f"This channel has no daily digest{why}. "
-                f"`/papers subscribe [topic] [at HH:MM]` sets one up.{yours}"
+                "`/papers subscribe [topic] [at HH:MM]` or "
+                f"`/papers subscribe arxiv cs.CL [at HH:MM]` sets one up.{yours}"
             )
         return (
-            f"This channel gets {_describe(sub, size)}; "
+            f"This channel gets {_describe(sub, settings)}; "
             f"set up by <@{sub.created_by}>. Abstracts go in each digest's thread.{yours}"
         )
 
@@ -206,10 +286,11 @@ def handle(
             tz=tz_name,
             created_by=user_id,
             now=now,
+            categories=cmd.categories,
         )
     lead = "Subscribed" if was_new else "Updated"
     return (
-        f"{lead}: this channel gets {_describe(sub, size)}. "
+        f"{lead}: this channel gets {_describe(sub, settings)}. "
         "Each paper's abstract goes in the digest's thread. `/papers unsubscribe` stops it."
     )
 
@@ -223,7 +304,7 @@ def _personal(
     now: datetime,
 ) -> str:
     """`subscribe me` / `unsubscribe me`: the caller's own digest, in their DM with the bot."""
-    size = services.config.digest_size
+    settings = Settings.from_config(services.config)
     if cmd.action == "unsubscribe":
         with services.db.session() as s:
             mine = repo.get_personal(s, team_id, user_id)
@@ -251,10 +332,11 @@ def _personal(
             created_by=user_id,
             now=now,
             for_user=user_id,
+            categories=cmd.categories,
         )
     lead = "Subscribed" if was_new else "Updated"
     return (
-        f"{lead}: you get {_describe(sub, size)}. "
+        f"{lead}: you get {_describe(sub, settings)}. "
         "Abstracts go in each digest's thread. `/papers unsubscribe me` stops it."
     )
 
