@@ -221,6 +221,24 @@ def announcement_covered(
     return session.scalar(q) is not None
 
 
+def announced_candidates(
+    session: Session, announced: date, categories: Sequence[str],
+    kinds: Sequence[str] = ("new", "cross"),
+) -> list[tuple[int, int]]:
+    """(paper id, upvotes) of the papers announced on `announced` in any of `categories`,
+    oldest id first (storage.papers.announced_on's rule, without loading whole rows)."""
+    if not categories:
+        return []
+    padded = literal(" ") + Paper.categories + literal(" ")
+    q = (
+        select(Paper.id, Paper.upvotes)
+        .where(Paper.announced == announced, Paper.announce_type.in_(list(kinds)))
+        .where(or_(*(padded.like(f"% {c} %") for c in categories)))
+        .order_by(Paper.id)
+    )
+    return [(pid, votes or 0) for pid, votes in session.execute(q)]
+
+
 def count_announced(
     session: Session, announced: date, categories: Sequence[str],
     kinds: Sequence[str] = ("new", "cross"),

@@ -38,7 +38,6 @@ from bot.digest.due import Slot
 from bot.digest.store import Candidate
 from storage import digest as repo
 from storage.models import Paper, Subscription
-from storage.papers import announced_on
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -103,8 +102,8 @@ def candidates(
     with services.db.session() as s:
         if repo.announcement_covered(s, sub.id, announced, before=day):
             raise NotYet(f"the feed still announces {announced}, which it already had")
-        papers = announced_on(s, announced, categories_of(sub), KINDS)
-    return [Candidate(p.id, p.upvotes or 0) for p in papers]
+        rows = repo.announced_candidates(s, announced, categories_of(sub), KINDS)
+    return [Candidate(pid, votes) for pid, votes in rows]
 
 
 def order(services: Services, sub: Subscription, cands: Sequence[Candidate]) -> learn.Order:

@@ -87,15 +87,33 @@ def _count(services: Services, team_id: str, **where: str) -> int:
 def _model(
     services: Services, signals: list[tuple[int, float]], pool: Iterable[int]
 ) -> dict[int, float] | None:
-    """The model's scores for the pool, or None (too few signals: keep trending)."""
+    """The model's scores for the pool, or None (too few signals: keep trending).
+
+    The scores of bot.recommend.rank_candidates without its why-lines: a digest never
+    shows them, and writing one per candidate was ~95% of the time of ranking a
+    category day of a few hundred papers (benchmarks/category_digest_bench.py)."""
     if not signals:
         return None
-    from bot.recommend import Signal, rank_candidates  # loaded only once there are signals
+    # Loaded only once there are signals.
+    import numpy as np
 
-    ranked = rank_candidates(services, [Signal(p, w) for p, w in signals], list(pool))
-    if ranked is None:
+    from bot.recommend import MIN_SIGNALS, Signal
+    from bot.recommend.model import build_profile, net_signals, score_terms
+
+    sigs = [Signal(p, w) for p, w in signals]
+    pos, _ = net_signals(sigs)
+    if len(pos) < MIN_SIGNALS:
         return None
-    return {pid: float(score) for pid, (score, _why) in ranked.items()}
+    ids = list(dict.fromkeys(pool))
+    if not ids:
+        return {}
+    profile = build_profile(services, sigs)
+    if profile is None:
+        return None
+    sc = score_terms(services.search.index, profile.weights)
+    keep = np.isin(sc.ids, np.fromiter(ids, dtype=np.int64))
+    got = dict(zip(sc.ids[keep].tolist(), sc.scores[keep].tolist(), strict=True))
+    return {pid: float(got.get(pid, 0.0)) for pid in ids}
 
 
 def channel_order(services: Services, sub: Subscription, cands: Sequence[Candidate]) -> Order:
