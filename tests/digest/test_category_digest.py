@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 
+from bot.blocks import validate_message
 from bot.cli import main
 from bot.digest.poster import SlackPoster
 from bot.services import Services
@@ -149,6 +150,7 @@ def test_category_channel_gets_the_days_papers_ranked_by_its_saves_once(
     lines = contexts(friday)
     assert "10 of 11 new papers in cs.CL today" in lines, lines
     assert any("learned from 3 saves" in line for line in lines), lines
+    assert validate_message({"text": friday["text"], "blocks": friday["blocks"]}) == []
     [_, (ml, _)] = digest_of(fake_slack, "C0ML")
     # In both categories' feeds, one row: counted once (11, not 12).
     assert "10 of 11 new papers in cs.CL, cs.LG today" in contexts(ml), contexts(ml)
@@ -182,12 +184,17 @@ def test_a_feed_that_has_not_moved_on_is_not_posted_again(
     the rest of Thursday's papers are not Friday's news; the day waits for the new feed."""
     fake_slack.add_channel("C0NLP", "nlp")
     subscribe(services, poster, "C0NLP", "subscribe arxiv cs.CL speech at 09:00")
+    said = subscribe(services, poster, "C0NLP", "subscribe me arxiv cs.CL at 09:00")
+    assert "your own top 10 of the day's new arXiv papers in cs.CL" in said, said
     items = [FeedItem(f"2612.{10 + i:05d}", t) for i, t in enumerate(OFF)] + speech(20)
     fake_arxiv.set_feed("cs.CL", items, THU)
     digest_now(capsys, THU)
     [(thursday, _)] = digest_of(fake_slack, "C0NLP")
     assert set(shown(thursday)[:3]) == {i.arxiv_id for i in speech(20)}  # topic's BM25 first
     assert "10 of 10 new papers in cs.CL today" in contexts(thursday)
+    [(mine, replies)] = digest_of(fake_slack, "DU0ALICE")  # the personal digest: its DM
+    assert mine["blocks"][0]["text"]["text"].startswith("Your new papers in cs.CL")
+    assert len(shown(mine)) == 10 and len(replies) == 10
 
     fake_arxiv.set_feed("cs.CL", [*items, *speech(40, 2)], THU)  # more, same day: still old
     out = digest_now(capsys, FRI)
@@ -197,4 +204,6 @@ def test_a_feed_that_has_not_moved_on_is_not_posted_again(
     [_, (friday, _)] = digest_of(fake_slack, "C0NLP")
     assert shown(friday) == ["2612.00040", "2612.00041"]
     assert "2 of 2 new papers in cs.CL today" in contexts(friday)
+    assert [shown(p) for p, _ in digest_of(fake_slack, "DU0ALICE")][1:] == [shown(friday)]
     assert_exactly_once(fake_slack, "C0NLP")
+    assert_exactly_once(fake_slack, "DU0ALICE")
