@@ -39,6 +39,23 @@ def _problems(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
 
 
+def _wait_until_answered(running: Running, timeout: float = 10.0) -> None:
+    """Every claimed request has its receipt settled: a receipt still being written when a
+    test cuts the database would log the outage before the part the test measures."""
+    from sqlalchemy import select
+
+    from storage.models import SlackReceipt
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with running.services.db.session() as s:
+            states = set(s.scalars(select(SlackReceipt.state)))
+        if states <= {"answered"}:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"receipts not settled within {timeout} s: {states}")
+
+
 def _command(running: Running, fake: FakeSlack, text: str, name: str) -> float:
     """Send `/papers text`; returns the perf_counter time it was sent."""
     body, ctype = slash_command(text, response_url=fake.response_url(name))
@@ -277,6 +294,7 @@ def test_subscription_commands_with_the_database_down_get_the_standard_answer(
         _command(running, fake_slack, "subscribe robots", "before")
         [before] = fake_slack.wait_for(lambda: responses(fake_slack, "before"))
         assert "Subscribed" in " ".join(texts(before))
+        _wait_until_answered(running)  # its receipt is written after the answer is out
         proxy.close()  # the database is unreachable from here on
         caplog.clear()
         caplog.set_level(logging.INFO)
