@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bot.blocks import safe_clip
+from bot.feedback import Where
 from bot.follows import match
 from storage import follows as repo
 
@@ -37,12 +38,8 @@ UNFOLLOW_USAGE = (
 )
 
 
-@dataclass(frozen=True)
-class Who:
-    team_id: str
-    user_id: str
-    channel_id: str
-    enterprise_id: str | None = None
+# Who asked, and where: the same (workspace, user, channel) as a feedback signal's origin.
+Who = Where
 
 
 @dataclass(frozen=True)
