@@ -21,7 +21,7 @@ from bot import feedback
 from storage import feedback as store
 from storage.digest import channel_subscriptions, get_personal
 from storage.library import LibraryEntry, latest
-from storage.models import Paper
+from storage.models import Paper, Subscription
 from storage.papers import get_papers
 
 if TYPE_CHECKING:
@@ -34,12 +34,19 @@ SHOWN = 5  # papers per section
 
 @dataclass(frozen=True)
 class Digest:
-    """One digest line: where it posts, its topic and its local time."""
+    """One digest line: where it posts, its topic, its local time and, for a category
+    subscription, the arXiv categories it takes instead of the trending list."""
 
     channel_id: str
     topic: str
     post_time: str
     tz: str
+    categories: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, sub: Subscription) -> Digest:
+        return cls(sub.channel_id, sub.topic, sub.post_time, sub.tz,
+                   tuple((sub.categories or "").split()))
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,10 @@ def gather(services: Services, team_id: str, user_id: str,
         data.hidden_ids = store.hidden_ids(s, team_id, user_id)
         data.saved = get_papers(s, ids[:limit])
         subs = channel_subscriptions(s, team_id, channel_ids or ())
-        data.channel_digests = [Digest(x.channel_id, x.topic, x.post_time, x.tz) for x in subs]
+        data.channel_digests = [Digest.of(x) for x in subs]
         mine = get_personal(s, team_id, user_id)
         if mine is not None and mine.active:
-            data.personal = Digest(mine.channel_id, mine.topic, mine.post_time, mine.tz)
+            data.personal = Digest.of(mine)
     try:
         page = feedback.recommend_page(services, team_id, user_id, "", offset=0, limit=limit)
     except SQLAlchemyError:

@@ -34,6 +34,7 @@ MAX_PRIVATE_METADATA = 3000
 MAX_CALLBACK_ID = 255
 HOME_CALLBACK = "paperbot_home"
 DIGESTS_SHOWN = 20
+MAX_CATEGORIES_SHOWN = 10  # a subscription takes at most 10 (bot.digest.subscriptions)
 
 # first rank of each section's papers (block_ids paper_<rank> / paper_acts_<rank>)
 SAVED_RANKS, RECOMMENDED_RANKS, SHARED_RANKS = 101, 201, 301
@@ -63,9 +64,19 @@ def _papers(papers: Sequence[PaperLike], first_rank: int, data: HomeData, *,
 
 
 def _digest_line(d: Digest, *, personal: bool = False) -> str:
+    """'• in #ml from arXiv cs.CL, cs.LG about “x” at 09:00 UTC' (a trending digest says
+    '(trending papers)' when it has no topic)."""
     where = "in a DM to you" if personal else f"in <#{d.channel_id}>"
-    topic = f" about “{safe_clip(d.topic, 100)}”" if d.topic else " (trending papers)"
-    return f"• {where}{topic} at {safe_clip(d.post_time, 5)} {safe_clip(d.tz, 64)}"
+    source = ""
+    if d.categories:
+        shown = ", ".join(safe_clip(c, 40) for c in d.categories[:MAX_CATEGORIES_SHOWN])
+        more = len(d.categories) - MAX_CATEGORIES_SHOWN
+        source = f" from arXiv {shown}" + (f" and {more} more" if more > 0 else "")
+    if d.topic:
+        topic = f" about “{safe_clip(d.topic, 100)}”"
+    else:
+        topic = "" if d.categories else " (trending papers)"
+    return f"• {where}{source}{topic} at {safe_clip(d.post_time, 5)} {safe_clip(d.tz, 64)}"
 
 
 def _line_sections(lines: list[str]) -> list[dict[str, Any]]:

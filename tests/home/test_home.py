@@ -107,10 +107,12 @@ def save_from_search(running: Running, fake: FakeSlack, query: str, name: str, *
     return pid
 
 
-def subscribe(running: Running, channel: str, topic: str, *, for_user: str | None = None) -> None:
+def subscribe(running: Running, channel: str, topic: str, *, for_user: str | None = None,
+              categories: str | None = None, at: str = "09:00") -> None:
     with running.services.db.session() as s:
-        subs.subscribe(s, team_id=TEAM_ID, channel_id=channel, topic=topic, post_time="09:00",
-                       tz="UTC", created_by=ALICE, now=datetime.now(UTC), for_user=for_user)
+        subs.subscribe(s, team_id=TEAM_ID, channel_id=channel, topic=topic, post_time=at,
+                       tz="UTC", created_by=ALICE, now=datetime.now(UTC), for_user=for_user,
+                       categories=categories)
 
 
 # --- the Home tab ------------------------------------------------------------------------
@@ -173,6 +175,31 @@ def test_opening_home_publishes_my_saves_picks_and_my_channels_digests(
     assert "<#C0ML>" not in " ".join(t for b in his["Digests"] for t in texts(b))
 
 
+def test_home_names_the_arxiv_categories_of_category_digests(
+    paperbot: Running, fake_slack: FakeSlack
+) -> None:
+    """A category subscription (`/papers subscribe [me] arxiv cs.CL cs.LG [topic]`) shows
+    its categories, with its topic and time; a trending one still says so."""
+    for c in ("C0NLP", "C0ML", "C0HOT"):
+        fake_slack.add_channel(c, c.lower())
+    fake_slack.member_of[ALICE] = ["C0NLP", "C0ML", "C0HOT"]
+    subscribe(paperbot, "C0NLP", "speculative decoding", categories="cs.CL cs.LG", at="07:30")
+    subscribe(paperbot, "C0ML", "", categories="stat.ML")
+    subscribe(paperbot, "C0HOT", "")
+    subscribe(paperbot, "D" + ALICE, "", for_user=ALICE, categories="cs.CV", at="08:00")
+
+    open_home(paperbot, fake_slack)
+    view = published(fake_slack, ALICE, 1)
+    assert validate_view(view) == []
+    lines = [line for b in sections(view)["Digests"] for t in texts(b) for line in t.split("\n")]
+    assert lines == [
+        "• in <#C0HOT> (trending papers) at 09:00 UTC",
+        "• in <#C0ML> from arXiv stat.ML at 09:00 UTC",
+        "• in <#C0NLP> from arXiv cs.CL, cs.LG about “speculative decoding” at 07:30 UTC",
+        "• in a DM to you from arXiv cs.CV at 08:00 UTC",
+    ]
+
+
 @sqlite_only
 def test_save_and_not_for_us_inside_home_republish_it_in_the_new_state(
     paperbot: Running, fake_slack: FakeSlack
@@ -233,9 +260,11 @@ def test_home_with_many_saves_and_digests_stays_within_block_kit_limits(
     paperbot: Running, fake_slack: FakeSlack
 ) -> None:
     channels = [f"C0CH{i:03d}" for i in range(40)]
-    for c in channels:
+    cats = " ".join(f"cond-mat.subject-{i:02d}" for i in range(10))  # the most one takes
+    for n, c in enumerate(channels):
         fake_slack.add_channel(c, c.lower())
-        subscribe(paperbot, c, "a topic with <!channel> *stars* & " + "long words " * 30)
+        subscribe(paperbot, c, "a topic with <!channel> *stars* & " + "long words " * 30,
+                  categories=cats if n % 2 else None)
     fake_slack.member_of[ALICE] = channels
     for i in range(3):
         save_from_search(paperbot, fake_slack, "diffusion caching", f"a{i}", index=i)
