@@ -40,6 +40,9 @@ SNIPPET_RENDERED = 1300  # escaping can lengthen a snippet; keep sections under 
 MAX_URL = 800
 SNIPPET_SCAN = 20_000  # look for matches in the first 20,000 chars of an abstract only
 AUTHORS_SHOWN = 3
+HUB_SUMMARY_CHARS = 600  # the Hub's ai_summary is a sentence or two; cut a long one
+HUB_PAPER_URL = "https://huggingface.co/papers/"
+LINKS_CHARS = 1600  # resource_links fits one context element with the meta line beside it
 
 ABSTRACT_ACTION = "paper_abstract"  # action_id prefix: paper_abstract_<rank>
 MORE_ACTION = "papers_more"
@@ -73,6 +76,10 @@ class PaperLike(Protocol):
     code_url: str | None
     upvotes: int | None
     arxiv_id: str | None
+    # The Hugging Face daily list's extras (None for papers from anywhere else).
+    project_page: str | None
+    ai_summary: str | None
+    num_comments: int | None
 
     @property
     def link(self) -> str | None: ...
@@ -407,6 +414,34 @@ def meta_line(paper: PaperLike) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def resource_links(paper: PaperLike, *, landing: bool = False) -> str:
+    """"PDF · code · project page · 4 comments on Hugging Face" as links (our mrkdwn,
+    URLs checked by link_url), the paper's landing page first when `landing`; "" when
+    there is none. The comments link goes to the Hub's discussion of the paper."""
+    pages = (
+        ("paper", paper.link if landing else None),
+        ("PDF", paper.pdf_url),
+        ("code", paper.code_url),
+        ("project page", paper.project_page),
+    )
+    links = [f"<{u}|{label}>" for label, raw in pages if (u := link_url(raw))]
+    n = paper.num_comments or 0
+    if n > 0 and paper.arxiv_id and (u := link_url(f"{HUB_PAPER_URL}{paper.arxiv_id}")):
+        links.append(f"<{u}|{n} comment{'' if n == 1 else 's'} on Hugging Face>")
+    while len(" · ".join(links)) > LINKS_CHARS:  # four 800-character URLs: drop the last
+        links.pop()
+    return " · ".join(links)
+
+
+def hub_summary(paper: PaperLike, limit: int = HUB_SUMMARY_CHARS) -> str | None:
+    """The Hub's AI-written summary, labelled as such (it is not the authors' abstract),
+    made safe; None when the paper has none."""
+    text = " ".join((paper.ai_summary or "").split())
+    if not text:
+        return None
+    return f"*AI summary (Hugging Face):* {safe_clip(text, limit)}"
+
+
 def paper_section(
     paper: PaperLike, rank: int, terms: Sequence[str], *, why: str | None = None
 ) -> dict[str, Any]:
@@ -664,19 +699,12 @@ def abstract_message(paper: PaperLike, *, note: str | None = None) -> dict[str, 
     """
     blocks: list[dict[str, Any]] = [context(note)] if note else []
     blocks.append({"type": "header", "text": plain(paper.title, MAX_HEADER_TEXT)})
-    links = [
-        f"<{u}|{label}>"
-        for label, u in (
-            ("paper", link_url(paper.link)),
-            ("PDF", link_url(paper.pdf_url)),
-            ("code", link_url(paper.code_url)),
-        )
-        if u
-    ]
     meta = meta_line(paper)
-    info = " · ".join(x for x in (meta, " ".join(links)) if x)
+    info = " · ".join(x for x in (meta, resource_links(paper, landing=True)) if x)
     if info:
         blocks.append(context(info[:MAX_CONTEXT_ELEMENT_TEXT]))
+    if summary := hub_summary(paper):
+        blocks.append(context(summary))
     pieces = split_text(paper.abstract or "", MAX_SECTION_TEXT)
     room = MAX_BLOCKS - len(blocks)
     if len(pieces) > room:  # more than ~140,000 characters: say so rather than fail
@@ -869,8 +897,9 @@ def first_discussed(
 
 def paper_unfurl(paper: PaperLike, *, first_share: str | None = None) -> dict[str, Any]:
     """One paper link's card for chat.unfurl (`unfurls[url]`): linked title, authors, date,
-    upvotes, the start of the abstract, Abstract / Save / More like this, PDF and code
-    links, and where the team first discussed it (`first_share`: first_discussed's text)."""
+    upvotes, the start of the abstract, Abstract / Save / More like this, PDF, code and
+    project links (resource_links), and where the team first discussed it (`first_share`:
+    first_discussed's text)."""
     lines = [title_link(paper), meta_line(paper)]
     abstract = " ".join((paper.abstract or "").split())
     if abstract:
@@ -881,12 +910,7 @@ def paper_unfurl(paper: PaperLike, *, first_share: str | None = None) -> dict[st
         block_id="paper_1",
         accessory=button("Abstract", f"{ABSTRACT_ACTION}_1", str(paper.id)),
     )]
-    links = [
-        f"<{u}|{label}>"
-        for label, u in (("PDF", link_url(paper.pdf_url)), ("code", link_url(paper.code_url)))
-        if u
-    ]
-    notes = [" · ".join(links), first_share or ""]
+    notes = [resource_links(paper), first_share or ""]
     if any(notes):
         blocks.append(context(*(n[:MAX_CONTEXT_ELEMENT_TEXT] for n in notes if n)))
     blocks.append(paper_actions(paper.id, 1))

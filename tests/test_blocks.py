@@ -249,3 +249,46 @@ def test_digest_reply_ends_with_the_papers_buttons_even_for_a_huge_abstract() ->
     assert validate_message(msg) == [] and len(msg["blocks"]) == 50
     assert msg["blocks"][-1]["block_id"] == "paper_acts_3"
     assert "continues" in msg["blocks"][-2]["text"]["text"]
+
+
+def test_hub_extras_show_as_links_and_a_labelled_summary_in_reply_abstract_and_card() -> None:
+    from bot.blocks import paper_unfurl
+    from bot.digest.blocks import reply_message
+
+    p = paper(code_url="https://github.com/a/cache", project_page="https://a.github.io/cache",
+              ai_summary="Caches <!channel> features *fast*.", num_comments=4)
+    reply, abstract, card = reply_message(1, p), abstract_message(p), paper_unfurl(p)
+    for msg in (reply, abstract, card):
+        assert validate_message(msg) == [], validate_message(msg)
+        text = str(msg["blocks"])
+        assert "<https://github.com/a/cache|code>" in text
+        assert "<https://a.github.io/cache|project page>" in text
+        assert "<https://huggingface.co/papers/2503.00001|4 comments on Hugging Face>" in text
+    for msg in (reply, abstract):
+        notes = [e["text"] for b in msg["blocks"] if b["type"] == "context" for e in b["elements"]]
+        summary = [n for n in notes if n.startswith("*AI summary (Hugging Face):* ")]
+        assert len(summary) == 1
+        assert "<!channel>" not in summary[0] and "*fast*" not in summary[0]  # defused
+        assert unrender(summary[0]).endswith("Caches <!channel> features *fast*.")
+    # the abstract itself is still the authors' text, whole, after the Hub's summary
+    assert unrender(reply["blocks"][-2]["text"]["text"]) == "We cache diffusion features."
+
+
+def test_papers_without_hub_extras_get_no_extra_lines() -> None:
+    from bot.digest.blocks import reply_message
+
+    reply = reply_message(2, paper(pdf_url=None))
+    assert [b["type"] for b in reply["blocks"]] == ["section", "section", "actions"]
+    assert "AI summary" not in str(abstract_message(paper()))
+    assert "comment" not in str(reply_message(1, paper(num_comments=0)))
+
+
+def test_hub_extras_with_huge_urls_and_summary_still_fit() -> None:
+    from bot.blocks import paper_unfurl
+    from bot.digest.blocks import reply_message
+
+    long = "https://example.org/" + "x" * 780
+    p = paper(pdf_url=long + "1", code_url=long + "2", project_page=long + "3",
+              ai_summary="word " * 5000, num_comments=10**6, abstract="A. " * 20_000)
+    for msg in (reply_message(1, p), abstract_message(p), paper_unfurl(p)):
+        assert validate_message(msg) == [], validate_message(msg)

@@ -68,10 +68,14 @@ def parent_message(
 
 
 def reply_message(rank: int, paper: kit.PaperLike) -> dict[str, Any]:
-    """A paper's reply in the thread: its linked title, the whole abstract (split), then
-    its feedback buttons (Save, More like this, Not for us). Reactions on this reply count
-    as feedback too: the post step records which paper it is about."""
+    """A paper's reply in the thread: its linked title; its PDF, code and project links and
+    the Hub's AI summary (labelled as the Hub's) when there are any; the whole abstract
+    (split); then its feedback buttons (Save, More like this, Not for us). Reactions on
+    this reply count as feedback too: the post step records which paper it is about."""
     out: list[dict[str, Any]] = [kit.section(f"{rank}. {kit.title_link(paper)}")]
+    notes = [x for x in (kit.resource_links(paper), kit.hub_summary(paper)) if x]
+    if notes:
+        out.append(kit.context(*(n[: kit.MAX_CONTEXT_ELEMENT_TEXT] for n in notes)))
     pieces = kit.split_text(paper.abstract or "", kit.MAX_SECTION_TEXT)
     room = kit.MAX_BLOCKS - len(out) - 1  # one left for the buttons
     if len(pieces) > room:
