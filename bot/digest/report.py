@@ -1,8 +1,18 @@
-"""What one digest cycle did, for logs and for `paperbot digest --once`."""
+"""What one digest cycle did, for logs and for `paperbot digest --once`.
+
+The two sources fail apart: Hugging Face's list feeds the trending digests, arXiv's feed
+the category digests, and either failing leaves only its own digests for the next cycle;
+`problem()` names each failure (any problem makes `digest --once` exit 1). Follow and
+revision notices are counted beside the fetch that stored their papers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.follows.notify import NotifyReport
 
 
 @dataclass
@@ -18,8 +28,11 @@ class CycleReport:
     deactivated: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)  # subscriptions with unusable settings
-    fetch_error: str | None = None
+    fetch_error: str | None = None  # Hugging Face's list: the trending digests wait
     arxiv: str | None = None  # the category subscriptions' feed, as fetched
+    arxiv_error: str | None = None  # arXiv's feed: the category digests wait
+    arxiv_waiting: int = 0  # category subscriptions due now that wait for the next cycle
+    notices: NotifyReport | None = None  # after the Hub store (arXiv's are in `arxiv`)
     fatal: str | None = None
 
     @property
@@ -30,6 +43,7 @@ class CycleReport:
         parts = [
             f"fetched {self.fetched} papers"
             + (f" ({self.skipped_entries} bad entries skipped)" if self.skipped_entries else ""),
+            *([self.notices.render()] if self.notices and not self.notices.quiet else []),
             *([self.arxiv] if self.arxiv else []),
             f"planned {self.planned} digests ({self.empty} with nothing new)",
             f"completed {self.done} with {self.posts} messages",
@@ -45,19 +59,27 @@ class CycleReport:
         return "digest: " + "; ".join(parts)
 
     def problem(self) -> str | None:
-        """The one line saying what failed, for `paperbot digest --once` and the logs."""
+        """The line saying what failed, for `paperbot digest --once` and the logs: a fatal
+        stop alone, else every failure, the sources' first."""
         if self.fatal:
             return f"digest stopped: {self.fatal}"
+        lines: list[str] = []
         if self.fetch_error:
-            return f"digest fetch failed, nothing new was planned: {self.fetch_error}"
+            lines.append(f"digest fetch failed, no trending digest was planned: {self.fetch_error}")
+        if self.arxiv_error:
+            n = self.arxiv_waiting
+            lines.append(
+                f"arXiv feed failed, {n} category digest{'s' if n != 1 else ''} "
+                f"{'wait' if n != 1 else 'waits'} for the next cycle: {self.arxiv_error}"
+            )
         if self.deferred:
-            return (
+            lines.append(
                 f"{len(self.deferred)} digest(s) could not be posted now and will be retried: "
                 + "; ".join(self.deferred[:3])
             )
         if self.bad:
-            return (
+            lines.append(
                 f"{len(self.bad)} subscription(s) skipped, their stored settings are unusable: "
                 + "; ".join(self.bad[:3])
             )
-        return None
+        return " | ".join(lines) or None

@@ -62,14 +62,28 @@ class NotifyReport:
     retry: int = 0  # Slack said no this time: a later run tries again
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing to tell: no notice sent, failed, left over or stopped (reports then
+        print no notices line)."""
+        return not (self.follow_notices or self.revision_notices or self.failed
+                    or self.retry or self.errors)
+
     def render(self) -> str:
-        line = (f"notices: {self.follow_notices} for follows and alerts, "
-                f"{self.revision_notices} new versions")
+        """'notices: 2 for follows and alerts, 1 new version' (the parts that are not 0)."""
+        parts = []
+        if self.follow_notices:
+            parts.append(f"{self.follow_notices} for follows and alerts")
+        if self.revision_notices:
+            n = self.revision_notices
+            parts.append(f"{n} new version{'s' if n != 1 else ''}")
         if self.failed:
-            line += f", {self.failed} undeliverable"
+            parts.append(f"{self.failed} undeliverable")
         if self.retry:
-            line += f", {self.retry} left for the next run"
-        return line
+            parts.append(f"{self.retry} left for the next run")
+        if self.errors:  # the database or the token: the log says which
+            parts.append("stopped early, the rest wait for the next run")
+        return "notices: " + (", ".join(parts) or "none")
 
 
 @dataclass(frozen=True)

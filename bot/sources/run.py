@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.follows.notify import notify_stored
+from bot.follows.notify import NotifyReport, notify_stored
 from bot.sources.arxiv_oai import fetch_pages
 from bot.sources.arxiv_rss import fetch_feed
 from bot.sources.pacing import SharedPacer
@@ -25,12 +25,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _notices(notices: NotifyReport | None) -> str:
+    """'; notices: 1 for follows and alerts', or nothing when there were none."""
+    return f"; {notices.render()}" if notices is not None and not notices.quiet else ""
+
+
 @dataclass(frozen=True)
 class FetchReport:
     categories: tuple[str, ...]
     announced: date | None
     counts: IngestCounts
     skipped: int
+    notices: NotifyReport | None = None  # None: no Slack credentials, nothing was told
 
     def render(self) -> str:
         cats = ", ".join(self.categories)
@@ -44,7 +50,7 @@ class FetchReport:
             line += f" (announced {self.announced.isoformat()})"
         if self.skipped:
             line += f"; {self.skipped} unusable item{'s' if self.skipped != 1 else ''} skipped"
-        return line
+        return line + _notices(self.notices)
 
 
 def pacer_for(services: Services) -> SharedPacer:
@@ -66,9 +72,9 @@ def fetch_arxiv(services: Services, categories: Sequence[str]) -> FetchReport:
     """The day's announcements in `categories` (one feed request), stored."""
     day = fetch_feed(services.config.arxiv_rss_url, categories, pacer=pacer_for(services))
     counts = store_records(services, day.records)
-    notify_stored(services, _ids_of(services, day.records))  # follows, alerts, revisions
+    notices = notify_stored(services, _ids_of(services, day.records))  # follows, revisions
     log.info("arXiv feed %s: %s", "+".join(categories), counts.summary())
-    return FetchReport(tuple(categories), day.announced, counts, day.skipped)
+    return FetchReport(tuple(categories), day.announced, counts, day.skipped, notices)
 
 
 @dataclass
@@ -80,6 +86,7 @@ class BackfillReport:
     seen: int = 0
     skipped: int = 0
     counts: IngestCounts | None = None
+    notices: NotifyReport | None = None
 
     def render(self) -> str:
         c = self.counts or IngestCounts()
@@ -91,7 +98,7 @@ class BackfillReport:
         )
         if self.skipped:
             line += f"; {self.skipped} unusable record{'s' if self.skipped != 1 else ''} skipped"
-        return line
+        return line + _notices(self.notices)
 
 
 def backfill_arxiv(
@@ -113,7 +120,7 @@ def backfill_arxiv(
     assert report.counts is not None
     if report.counts.added or report.counts.updated:
         services.search.refresh()
-    notify_stored(services, report.counts.changed_ids)
+    report.notices = notify_stored(services, report.counts.changed_ids)
     return report
 
 

@@ -19,7 +19,14 @@ from bot.cli import main
 from bot.digest.poster import SlackPoster
 from bot.services import Services
 from storage import feedback
-from tests.digest.conftest import assert_exactly_once, digest_of, env_for, ids_of, subscribe
+from tests.digest.conftest import (
+    assert_exactly_once,
+    day_entries,
+    digest_of,
+    env_for,
+    ids_of,
+    subscribe,
+)
 from tests.fakes.arxiv_feeds import FakeArxivFeeds, FeedItem
 from tests.fakes.hf_api import FakeHF
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
@@ -207,3 +214,58 @@ def test_a_feed_that_has_not_moved_on_is_not_posted_again(
     assert [shown(p) for p, _ in digest_of(fake_slack, "DU0ALICE")][1:] == [shown(friday)]
     assert_exactly_once(fake_slack, "C0NLP")
     assert_exactly_once(fake_slack, "DU0ALICE")
+
+
+def digest_failing(capsys: pytest.CaptureFixture[str], day: date) -> tuple[str, str]:
+    """`digest --once --now` that must exit 1: (stdout, the stderr line it ends with)."""
+    with time_machine.travel(at_ten(day)):
+        code = main(["digest", "--once", "--now"])
+    out, err = capsys.readouterr()
+    assert code == 1, (out, err)
+    assert "Traceback" not in err
+    return out, err.strip().splitlines()[-1]
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_a_failed_arxiv_feed_holds_back_only_the_category_digests(
+    services: Services,
+    poster: SlackPoster,
+    fake_slack: FakeSlack,
+    fake_hf: FakeHF,
+    fake_arxiv: FakeArxivFeeds,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """arXiv's feed failing is not the Hub's: the trending digest is planned and posted, the
+    category digest waits for the next cycle, and the exit status still says something
+    failed; with both sources down, both failures are named."""
+    fake_slack.add_channel("C0NLP", "nlp")
+    fake_slack.add_channel("C0HOT", "hot")
+    subscribe(services, poster, "C0NLP", "subscribe arxiv cs.CL at 09:00")
+    subscribe(services, poster, "C0HOT", "subscribe at 09:00")
+    fake_hf.set_day(FRI, day_entries(3))
+    fake_arxiv.set_feed("cs.CL", speech(1), FRI)
+    fake_arxiv.garbage = True
+
+    out, problem = digest_failing(capsys, FRI)
+    assert problem.startswith("paperbot: arXiv feed failed, 1 category digest waits for the "
+                              "next cycle: "), problem
+    assert "digest fetch failed" not in problem and "nothing new" not in problem, problem
+    assert "fetched 3 papers" in out and "planned 1 digests" in out, out
+    assert len(digest_of(fake_slack, "C0HOT")) == 1  # the Hub's digest went out
+    assert fake_slack.posted("C0NLP") == []
+
+    fake_arxiv.garbage = False  # the next cycle: the category digest, and no error
+    out = digest_now(capsys, FRI)
+    assert len(digest_of(fake_slack, "C0NLP")) == 1 and "planned 1 digests" in out, out
+
+    fake_hf.mode = "garbage"  # Saturday: both down, both named, nothing planned
+    fake_arxiv.garbage = True
+    out, problem = digest_failing(capsys, SAT)
+    hub, arxiv = problem.removeprefix("paperbot: ").split(" | ")
+    assert hub.startswith("digest fetch failed, no trending digest was planned: "), hub
+    assert "not JSON" in hub, hub
+    assert arxiv.startswith("arXiv feed failed, 1 category digest waits for the next cycle"), arxiv
+    assert "planned 0 digests" in out, out
+    for channel in ("C0NLP", "C0HOT"):
+        assert len(digest_of(fake_slack, channel)) == 1
+        assert_exactly_once(fake_slack, channel)

@@ -19,13 +19,14 @@ from bot.cli import main
 from bot.config import Config
 from bot.follows import commands
 from bot.services import Services
+from storage import digest as digest_repo
 from storage import feedback
 from storage import follows as repo
 from storage.library import record_save, record_share
 from storage.models import FollowNotice, RevisionNotice
 from storage.papers import PaperRecord, upsert_papers
 from tests.conftest import PAPERBOT, make_cli_env
-from tests.fakes.arxiv_feeds import FakeArxivFeeds, FeedItem
+from tests.fakes.arxiv_feeds import FakeArxivFeeds, FeedItem, OaiRecord
 from tests.fakes.hf_api import FakeHF, hf_entry
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 
@@ -182,6 +183,8 @@ def test_fetch_arxiv_announces_revisions_of_library_papers_once(
     out = _run(env, "fetch-arxiv", "--category", "cs.CL")
     assert out.returncode == 0, out.stderr
     assert "BOT_TOKEN" not in out.stderr and BOT_TOKEN not in out.stderr
+    assert out.stdout.strip().endswith(
+        "(announced 2026-12-04); notices: 1 for follows and alerts, 3 new versions"), out.stdout
 
     thread = fake_slack.posted("C0PAPERS")
     assert [(m["text"], m.get("thread_ts")) for m in thread] == [
@@ -196,12 +199,83 @@ def test_fetch_arxiv_announces_revisions_of_library_papers_once(
     posted = len(fake_slack.posted())
     assert posted == 4
 
-    # Run twice: the same feed announces nothing again.
+    # Run twice: the same feed announces nothing again (and its output says no notices).
     out = _run(env, "fetch-arxiv", "--category", "cs.CL")
     assert out.returncode == 0, out.stderr
     assert len(fake_slack.posted()) == posted
+    assert "notices" not in out.stdout, out.stdout
     rows = sorted((r.paper_id, r.version, r.state) for r in _rows(services, RevisionNotice))
     assert rows == [(shared, 2, "posted"), (saved, 3, "posted"), (shared_gone, 2, "posted")]
+
+
+def test_a_paper_only_in_the_digests_arxiv_feed_is_announced_in_the_same_run_once(
+    env: dict[str, str], services: Services, fake_slack: FakeSlack, fake_hf: FakeHF,
+    fake_arxiv: FakeArxivFeeds, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The cycle's notices run after the Hub's store, before arXiv's feed is read; the
+    feed's own fetch announces what it stored, in the same `digest --once --now`, and the
+    summary counts both (and says nothing about notices when there were none)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    fake_slack.add_channel("C0NLP", "nlp", is_member=True)
+    with time_machine.travel(NOW, tick=True):
+        _follow(services, "author Tri Dao")
+        _follow(services, "speculative decoding", kind=repo.ALERT)
+        with services.db.session() as s:
+            digest_repo.subscribe(s, team_id=TEAM_ID, channel_id="C0NLP", topic="",
+                                  post_time="09:00", tz="UTC", created_by="U0ALICE",
+                                  now=datetime.now(UTC), categories="cs.CL")
+        fake_hf.set_day(NOW.date(), [hf_entry(
+            "2611.10002", "Speculative decoding for speech", authors=("Alan Turing",),
+            published="2026-11-25T13:00:00.000Z")])
+        fake_arxiv.set_feed("cs.CL", [FeedItem("2611.30001", "Flash Decoding Three",
+                                               authors=("Tri Dao", "Ada Lovelace"))],
+                            date(2026, 11, 25))
+        code = main(["digest", "--once", "--now"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert sorted(_texts(fake_slack.posted("DU0ALICE"))) == [
+            "Matches your alert “speculative decoding”: Speculative decoding for speech",
+            "New paper by Tri Dao (you follow Tri Dao): Flash Decoding Three",
+        ]
+        summary = out.splitlines()[0]
+        assert ("fetched 1 papers; notices: 1 for follows and alerts; arXiv: 1 new, 0 updated "
+                "papers in cs.CL (announced 2026-11-25); notices: 1 for follows and alerts; "
+                "planned 1 digests") in summary, summary
+        assert len(fake_slack.posted("C0NLP")) == 2  # the category digest: day + abstract
+
+        code = main(["digest", "--once", "--now"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert len(fake_slack.posted("DU0ALICE")) == 2
+        assert "notices" not in out, out
+    assert sorted(n.state for n in _rows(services, FollowNotice)) == ["posted", "posted"]
+
+
+def test_backfill_arxiv_says_how_many_notices_it_sent(
+    env: dict[str, str], services: Services, fake_slack: FakeSlack,
+    fake_arxiv: FakeArxivFeeds,
+) -> None:
+    """`paperbot backfill-arxiv` prints its notices beside what it stored, only when any."""
+    assert "Following" in _follow(services, "author Tri Dao")
+    recent = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    fake_arxiv.records = [
+        OaiRecord("2612.04001", "Flash Decoding Four", authors=(("Dao", "Tri"),),
+                  created=recent, datestamp=recent),
+        OaiRecord("2612.04002", "Parsing Revisited", created=recent, datestamp=recent),
+    ]
+    out = _run(env, "backfill-arxiv", "--category", "cs.CL", "--from", recent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("; notices: 1 for follows and alerts"), out.stdout
+    assert _texts(fake_slack.posted("DU0ALICE")) == [
+        "New paper by Tri Dao (you follow Tri Dao): Flash Decoding Four"]
+
+    again = _run(env, "backfill-arxiv", "--category", "cs.CL", "--from", recent)
+    assert again.returncode == 0, again.stderr
+    assert "notices" not in again.stdout, again.stdout
+    assert len(fake_slack.posted("DU0ALICE")) == 1
 
 
 def test_undeliverable_notices_do_not_stop_the_others_and_a_refused_dm_is_retried(
