@@ -1,17 +1,22 @@
 """A linked paper's metadata: from the library first, else the Hugging Face paper endpoint,
 else the arXiv API; what is fetched is stored and made searchable at once.
 
-arXiv asks API clients for at most one request every three seconds: `ARXIV_PACER` spaces
-this process's requests (thread-safe, shared by every lane), and the ids of one message's
-links go in ONE request (`id_list=a,b,c`). Its answers are Atom XML, parsed with
-defusedxml so a hostile document (entity expansion, external entities, a DTD) is refused
-instead of expanded. Every fetch is bounded: DEADLINE seconds in all, tries included (a
-watchdog shuts the connection, so a server dribbling one byte every few seconds cannot
-hold it), and MAX_BODY bytes of DECODED body, inflated while it streams (a small gzip
-bomb is refused before it inflates). Timeouts, connection errors, 429 and 5xx are retried
-with backoff within the deadline; a paper the source does not know (404, an empty feed) is
-not retried. Ids that got no paper are remembered for MISS_TTL (MISSES): a bad link
-shared 50 times costs one lookup.
+arXiv asks API clients for at most one request every three seconds: a lookup takes its turn
+from the pacer every PaperBot process shares (bot.sources.pacing: a row in the database's
+`meta` table, the same turns as the feed and backfill commands, PAPERBOT_ARXIV_PACE apart),
+so a server's lookups and a `paperbot backfill-arxiv` beside it are spaced too; the ids of
+one message's links go in ONE request (`id_list=a,b,c`). Its answers are Atom XML, parsed
+with defusedxml so a hostile document (entity expansion, external entities, a DTD) is
+refused instead of expanded. Every fetch is bounded: DEADLINE seconds in all, the wait for
+the paced turn and tries included (a watchdog shuts the connection, so a server dribbling
+one byte every few seconds cannot hold it), and MAX_BODY bytes of DECODED body, inflated
+while it streams (a small gzip bomb is refused before it inflates). A turn that would start
+too late to leave MIN_REQUEST of the deadline is not booked: the lookup fails at once
+(NoArxivTurn, "arXiv is paced: next request slot in N s"), as it does when the database
+cannot hand out a turn. Timeouts, connection errors, 429 and 5xx are retried with backoff
+within the deadline; a paper the source does not know (404, an empty feed) is not retried.
+Ids that got no paper are remembered for MISS_TTL (MISSES): a bad link shared 50 times
+costs one lookup; an id that only missed its turn is not remembered.
 """
 
 from __future__ import annotations
@@ -25,19 +30,20 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
 import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.importers.arxiv import arxiv_categories
 from bot.importers.errors import RecordError
 from bot.importers.hf import hf_entry_to_record
 from bot.services import Services
+from bot.sources.pacing import NoTurnInTime, arxiv_pacer
 from storage.models import Paper
 from storage.papers import PaperRecord, normalize_arxiv_id, upsert_papers
 
@@ -51,10 +57,10 @@ MAX_BODY = 2_000_000  # bytes, decoded: one paper's answer is a few KB, a batch'
 DEADLINE = 10.0  # seconds for one fetch, all tries included, however the server dribbles
 MISS_TTL = 600.0  # seconds an id no source could give us is not looked up again
 MISS_MAX = 4096  # ids remembered so
-ARXIV_INTERVAL = 3.0  # seconds between arXiv API requests (arXiv's terms of use)
-# Added to every wait, so jitter on the way (a slower connect for one request than for the
-# next) never brings two requests closer than the interval at arXiv's end.
-PACING_MARGIN = 0.05
+# A paced turn is only booked when it leaves this much of the deadline for the request (or
+# half the deadline, if that is shorter): a turn spent on a request that cannot finish in
+# time is a turn taken from the feeds for nothing.
+MIN_REQUEST = 3.0
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV_NS = "{http://arxiv.org/schemas/atom}"
@@ -64,25 +70,32 @@ class LinkLookupError(RuntimeError):
     """A source could not give a usable answer (down, garbled, hostile); says what failed."""
 
 
-class Pacer:
-    """At most one call per `interval` seconds across all threads of the process."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._next = 0.0
-
-    def wait(self) -> None:
-        """Block until this caller's turn; turns are handed out in arrival order."""
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval + PACING_MARGIN
-        if start > now:
-            time.sleep(start - now)
+class NoArxivTurn(LinkLookupError):
+    """No arXiv request was made: the shared queue had no turn within the deadline, or the
+    database could not hand one out. Not the source's answer, so not remembered as a miss."""
 
 
-ARXIV_PACER = Pacer(ARXIV_INTERVAL)
+class ArxivPacer(Protocol):
+    """bot.sources.pacing.SharedPacer's interface: sleep until this caller's turn, or raise
+    NoTurnInTime at once when it starts later than `max_wait` seconds from now."""
+
+    def wait(self, max_wait: float | None = None) -> None: ...
+
+
+def _paced(pacer: ArxivPacer) -> Callable[[float], None]:
+    """`_get`'s `before` for arXiv: a turn within the seconds given, else NoArxivTurn."""
+
+    def take_turn(left: float) -> None:
+        try:
+            pacer.wait(max_wait=max(0.0, left))
+        except NoTurnInTime as exc:
+            raise NoArxivTurn(str(exc)) from None
+        except SQLAlchemyError as exc:
+            raise NoArxivTurn(
+                f"no turn to ask arXiv: the database failed ({type(exc).__name__})"
+            ) from None
+
+    return take_turn
 
 
 # --- the library ------------------------------------------------------------------------
@@ -236,19 +249,25 @@ class _Expired(Exception):
 
 def _get(
     client: httpx.Client, url: str, params: dict[str, str] | None, what: str,
-    *, before: Callable[[], None] = lambda: None, tries: int = TRIES, backoff: float = BACKOFF,
-    deadline: float | None = None,
+    *, before: Callable[[float], None] | None = None, tries: int = TRIES,
+    backoff: float = BACKOFF, deadline: float | None = None,
 ) -> bytes | None:
     """The 200 answer's body; None for a 404 (the source does not know the paper); retries
     the transient failures; LinkLookupError for the rest, and once `deadline` seconds
-    (DEADLINE by default) have passed since the first request, whatever the server does."""
+    (DEADLINE by default) have passed, whatever the server does. `before(seconds)` takes
+    each request's paced turn, within the seconds given (leaving MIN_REQUEST for the request)
+    or not at all (it raises): the deadline counts the wait for the turn too."""
     last = ""
     seconds = DEADLINE if deadline is None else deadline
-    before()  # pacing is our own wait, not the server's: the deadline starts after it
+    reserve = min(MIN_REQUEST, seconds / 2)
     with _Watchdog(seconds) as watchdog:
         for attempt in range(1, tries + 1):
-            if attempt > 1:
-                before()
+            if before is not None:
+                try:
+                    before(watchdog.left() - reserve)
+                except LinkLookupError as exc:
+                    why = str(exc) if attempt == 1 else f"{last}; no retry: {exc}"
+                    raise type(exc)(f"{what}: {why}") from None
             if watchdog.expired():
                 break
             try:
@@ -313,8 +332,8 @@ def fetch_hf(
 
 
 def fetch_arxiv(
-    api_url: str, arxiv_id: str, *, timeout: httpx.Timeout | float = TIMEOUT,
-    tries: int = TRIES, pacer: Pacer | None = None, deadline: float | None = None,
+    api_url: str, arxiv_id: str, *, pacer: ArxivPacer, timeout: httpx.Timeout | float = TIMEOUT,
+    tries: int = TRIES, deadline: float | None = None,
 ) -> PaperRecord | None:
     """`GET {api_url}/query?id_list={id}`, paced; None when arXiv has no such paper."""
     found = fetch_arxiv_many(
@@ -327,22 +346,21 @@ def fetch_arxiv(
 
 
 def fetch_arxiv_many(
-    api_url: str, arxiv_ids: Sequence[str], *, timeout: httpx.Timeout | float = TIMEOUT,
-    tries: int = TRIES, pacer: Pacer | None = None, deadline: float | None = None,
+    api_url: str, arxiv_ids: Sequence[str], *, pacer: ArxivPacer,
+    timeout: httpx.Timeout | float = TIMEOUT, tries: int = TRIES, deadline: float | None = None,
 ) -> dict[str, PaperRecord | LinkLookupError]:
     """`GET {api_url}/query?id_list=a,b,c`: ONE paced request for all the ids (arXiv allows
     one every 3 s, so a request per id made a message with 5 links take 15 s). An id
     missing from the answer is unknown to arXiv; a broken entry is that id's error. A
-    failed request is LinkLookupError for them all."""
+    failed request is LinkLookupError for them all (NoArxivTurn when none was made)."""
     ids = list(dict.fromkeys(arxiv_ids))
     if not ids:
         return {}
     what = _what(ids)
-    pace = pacer or ARXIV_PACER
     params = {"id_list": ",".join(ids), "max_results": str(len(ids))}
     with _client(timeout) as client:
         body = _get(client, f"{api_url.rstrip('/')}/query", params, what,
-                    before=pace.wait, tries=tries, deadline=deadline)
+                    before=_paced(pacer), tries=tries, deadline=deadline)
     if body is None:
         return {}
     return parse_atom_many(body, ids)
@@ -482,8 +500,9 @@ MISSES = MissCache()
 def lookup_many(services: Services, arxiv_ids: Sequence[str]) -> dict[str, Paper | str]:
     """Each id's paper: the library's, else fetched (the Hub per id, then ONE arXiv
     request for the rest) and stored; for an id with no paper, why (unknown everywhere,
-    or what failed), remembered in MISSES for a while. The Hub gets DEADLINE seconds for
-    the whole batch, arXiv one paced request: a batch is bounded however the sources do."""
+    or what failed), remembered in MISSES for a while (unless arXiv was not asked for want
+    of a turn). The Hub gets DEADLINE seconds for the whole batch, arXiv one paced request
+    within DEADLINE, its turn included: a batch is bounded however the sources do."""
     ids = list(dict.fromkeys(arxiv_ids))
     out: dict[str, Paper | str] = {}
     if not ids:
@@ -505,6 +524,7 @@ def lookup_many(services: Services, arxiv_ids: Sequence[str]) -> dict[str, Paper
     config = services.config
     errors: dict[str, list[str]] = {i: [] for i in missing}
     records: list[PaperRecord] = []
+    not_tried: set[str] = set()  # no arXiv turn: not remembered as a miss
     hub_until = time.monotonic() + DEADLINE
     for arxiv_id in missing:
         left = hub_until - time.monotonic()
@@ -521,9 +541,11 @@ def lookup_many(services: Services, arxiv_ids: Sequence[str]) -> dict[str, Paper
     rest = [i for i in missing if i not in from_hub]
     if rest:
         try:
-            found = fetch_arxiv_many(config.arxiv_api_url, rest)
+            found = fetch_arxiv_many(config.arxiv_api_url, rest, pacer=arxiv_pacer(services))
         except LinkLookupError as exc:
             found = {}
+            if isinstance(exc, NoArxivTurn):
+                not_tried.update(rest)
             for arxiv_id in rest:
                 errors[arxiv_id].append(str(exc))
         for arxiv_id, got in found.items():
@@ -535,6 +557,7 @@ def lookup_many(services: Services, arxiv_ids: Sequence[str]) -> dict[str, Paper
     for arxiv_id in missing:
         if arxiv_id not in out:
             why = "; ".join(errors[arxiv_id]) or f"no source knows arXiv {arxiv_id}"
-            MISSES.remember(arxiv_id, why)
+            if arxiv_id not in not_tried:
+                MISSES.remember(arxiv_id, why)
             out[arxiv_id] = why
     return out

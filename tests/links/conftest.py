@@ -13,7 +13,14 @@ from tests.fakes.hf_api import FakeHF
 from tests.fakes.slack_api import FakeSlack
 from tests.listeners.support import Running, assert_valid_messages, make_services, start
 
-TEST_ARXIV_INTERVAL = 0.3  # seconds; production paces arXiv at 3 s
+TEST_ARXIV_INTERVAL = 0.3  # seconds (PAPERBOT_ARXIV_PACE); production paces arXiv at 3 s
+
+
+class NoPacing:
+    """The arXiv pacer for fetchers tested on their own, with no database: no wait."""
+
+    def wait(self, max_wait: float | None = None) -> None:
+        return None
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +44,7 @@ def fake_hf_fixture() -> Iterator[FakeHF]:
 
 
 @pytest.fixture(name="fake_arxiv")
-def fake_arxiv_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
-    monkeypatch.setattr(fetch.ARXIV_PACER, "interval", TEST_ARXIV_INTERVAL)
+def fake_arxiv_fixture() -> Iterator[FakeArxiv]:
     with FakeArxiv() as fake:
         yield fake
 
@@ -50,6 +56,7 @@ def paperbot_fixture(
     running = start(make_services(
         db_url, tmp_path / "home", fake_slack,
         HF_API_URL=fake_hf.api_url, ARXIV_API_URL=fake_arxiv.api_url,
+        PAPERBOT_ARXIV_PACE=str(TEST_ARXIV_INTERVAL),
     ))
     try:
         yield running

@@ -12,12 +12,12 @@ from bot.links import fetch
 from bot.links.fetch import (
     LinkLookupError,
     MissCache,
-    Pacer,
     fetch_arxiv,
     fetch_arxiv_many,
     parse_atom_many,
 )
 from tests.fakes.arxiv_api import DRIP_BYTES, ArxivPaper, FakeArxiv, atom_feed
+from tests.links.conftest import NoPacing
 
 
 @pytest.mark.parametrize("mode", ["drip", "drip-headers"])
@@ -33,7 +33,7 @@ def test_a_slow_drip_answer_is_abandoned_at_the_deadline(
         drip_total = DRIP_BYTES * arxiv.drip_seconds  # 50 s to send the whole answer
         started = time.monotonic()
         with pytest.raises(LinkLookupError, match="gave up after"):
-            fetch_arxiv(arxiv.api_url, "2401.00001", pacer=Pacer(0))
+            fetch_arxiv(arxiv.api_url, "2401.00001", pacer=NoPacing())
         elapsed = time.monotonic() - started
         assert arxiv.answered == []
     assert elapsed < drip_total / 3, elapsed  # a generous bound: the deadline is 1 s
@@ -47,7 +47,7 @@ def test_a_gzip_bomb_is_refused_once_its_decoded_size_passes_the_cap() -> None:
         arxiv.hang_seconds = 60
         try:
             with pytest.raises(LinkLookupError, match="larger than"):
-                fetch_arxiv(arxiv.api_url, "2401.00001", pacer=Pacer(0))
+                fetch_arxiv(arxiv.api_url, "2401.00001", pacer=NoPacing())
         finally:
             arxiv.release()
         assert arxiv.answered == []  # refused before the body's end
@@ -60,7 +60,7 @@ def test_a_gzipped_batch_answer_is_read_with_more_than_ten_ids() -> None:
         arxiv.mode = "gzip"
         for i in ids[1:]:
             arxiv.set_paper(ArxivPaper(i, f"Quoll {i}"))
-        found = fetch_arxiv_many(arxiv.api_url, ids, pacer=Pacer(0))
+        found = fetch_arxiv_many(arxiv.api_url, ids, pacer=NoPacing())
         [request] = arxiv.requests
     assert request.params == {"id_list": ",".join(ids), "max_results": "12"}
     assert sorted(found) == ids[1:]  # the first is unknown to arXiv

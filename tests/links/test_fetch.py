@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import date
-from itertools import pairwise
 
 import pytest
 
-from bot.links.fetch import LinkLookupError, Pacer, fetch_arxiv, fetch_hf, parse_atom
+from bot.links.fetch import LinkLookupError, fetch_arxiv, fetch_hf, parse_atom
 from tests.fakes.arxiv_api import BILLION_LAUGHS, ArxivPaper, FakeArxiv, atom_feed
 from tests.fakes.hf_api import FakeHF, hf_entry
+from tests.links.conftest import NoPacing
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE feed [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -82,24 +81,5 @@ def test_arxiv_timeout_is_an_error() -> None:
         started = time.monotonic()
         with pytest.raises(LinkLookupError, match="timed out"):
             fetch_arxiv(arxiv.api_url, "2401.00001", timeout=0.2, tries=1,
-                        pacer=Pacer(0))
+                        pacer=NoPacing())
         assert time.monotonic() - started < 2
-
-
-def test_pacer_spaces_callers_from_many_threads() -> None:
-    pacer = Pacer(0.1)
-    stamps: list[float] = []
-    lock = threading.Lock()
-
-    def call() -> None:
-        pacer.wait()
-        with lock:
-            stamps.append(time.monotonic())
-
-    threads = [threading.Thread(target=call) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    gaps = [b - a for a, b in pairwise(sorted(stamps))]
-    assert len(gaps) == 4 and all(g >= 0.1 for g in gaps), gaps
