@@ -12,6 +12,7 @@ def _paper(**kw: object) -> SimpleNamespace:
     base = dict(
         id=7, title="T", abstract="", authors=[], published=None, url=None, pdf_url=None,
         code_url=None, upvotes=None, arxiv_id=None, link="https://arxiv.org/abs/2401.00001",
+        project_page=None, ai_summary=None, num_comments=None,
     )
     return SimpleNamespace(**{**base, **kw})
 
@@ -20,7 +21,7 @@ def test_hostile_and_huge_paper_fits_and_pings_nobody() -> None:
     p = _paper(
         title="<!channel> *bold* " + "x" * 5000, abstract="<@U123> & " + "word " * 20_000,
         authors=["<!here>"] * 5000, code_url="javascript:alert(1)",
-        pdf_url="https://arxiv.org/pdf/2401.00001|evil",
+        pdf_url="https://arxiv.org/pdf/2401.00001|evil", project_page="https://x.org/>|<!here>",
     )
     card = paper_unfurl(p, first_share=first_discussed("C0GENERAL", "U0ALICE",
                                                        date(2025, 1, 2), None))
@@ -30,6 +31,7 @@ def test_hostile_and_huge_paper_fits_and_pings_nobody() -> None:
     assert len(text) < 3000
     joined = str(card)
     assert "javascript:" not in joined and "|evil" not in joined
+    assert "<!here>" not in joined  # the project page's link syntax is defused too
     assert "First discussed in <#C0GENERAL> by <@U0ALICE> on 2025-01-02" in joined
 
 
