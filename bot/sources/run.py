@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from bot.follows.notify import NotifyReport, notify_stored
 from bot.sources.arxiv_oai import fetch_pages
 from bot.sources.arxiv_rss import fetch_feed
-from bot.sources.pacing import SharedPacer
+from bot.sources.pacing import arxiv_pacer
 from storage.papers import IngestCounts, PaperRecord, upsert_papers
 
 if TYPE_CHECKING:
@@ -53,10 +53,6 @@ class FetchReport:
         return line + _notices(self.notices)
 
 
-def pacer_for(services: Services) -> SharedPacer:
-    return SharedPacer(services.db, services.config.arxiv_pace_seconds)
-
-
 def store_records(services: Services, records: Sequence[PaperRecord]) -> IngestCounts:
     """One transaction; the search index catches up when anything changed."""
     if not records:
@@ -70,7 +66,7 @@ def store_records(services: Services, records: Sequence[PaperRecord]) -> IngestC
 
 def fetch_arxiv(services: Services, categories: Sequence[str]) -> FetchReport:
     """The day's announcements in `categories` (one feed request), stored."""
-    day = fetch_feed(services.config.arxiv_rss_url, categories, pacer=pacer_for(services))
+    day = fetch_feed(services.config.arxiv_rss_url, categories, pacer=arxiv_pacer(services))
     counts = store_records(services, day.records)
     notices = notify_stored(services, _ids_of(services, day.records))  # follows, revisions
     log.info("arXiv feed %s: %s", "+".join(categories), counts.summary())
@@ -108,7 +104,7 @@ def backfill_arxiv(
     so an interrupted backfill keeps what it got (rerunning it changes nothing twice)."""
     report = BackfillReport(category, since, until, counts=IngestCounts())
     pages = fetch_pages(services.config.arxiv_oai_url, category, since, until,
-                        pacer=pacer_for(services))
+                        pacer=arxiv_pacer(services))
     for page in pages:
         report.pages += 1
         report.seen += page.seen
