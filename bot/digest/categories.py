@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from storage import digest as repo
 from storage.models import Paper, Subscription
 
 if TYPE_CHECKING:
+    from bot.follows.notify import NotifyReport
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Feed:
     announced: date | None = None
     error: str | None = None
     summary: str | None = None  # for the cycle's report
+    notices: NotifyReport | None = None  # follows and revisions of the feed's papers
 
 
 def categories_of(sub: Subscription) -> list[str]:
@@ -74,9 +76,10 @@ def union(slots: Sequence[Slot]) -> list[str]:
     return sorted(cats)
 
 
-def fetch(services: Services, slots: Sequence[Slot]) -> Feed | None:
-    """One feed request for the union of the due subscriptions' categories, stored; None
-    when no due subscription has categories (no request)."""
+def fetch(services: Services, slots: Sequence[Slot], poster: Any) -> Feed | None:
+    """One feed request for the union of the due subscriptions' categories, stored, its
+    new papers' follow and revision notices posted with the cycle's `poster`; None when no
+    due subscription has categories (no request)."""
     cats = union(slots)
     if not cats:
         return None
@@ -84,12 +87,13 @@ def fetch(services: Services, slots: Sequence[Slot]) -> Feed | None:
     from bot.sources.run import fetch_arxiv
 
     try:
-        got = fetch_arxiv(services, cats)
+        got = fetch_arxiv(services, cats, poster=poster)
     except SourceError as exc:
         log.error("arXiv feed for the digest: %s", exc)
         return Feed(error=str(exc), summary=f"arXiv feed failed: {exc}")
     log.info("digest: %s", got.render())
-    return Feed(announced=got.announced, summary=f"arXiv: {got.render()}")
+    return Feed(announced=got.announced, summary=f"arXiv: {got.render(notices=False)}",
+                notices=got.notices)
 
 
 def candidates(

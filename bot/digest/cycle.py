@@ -99,14 +99,15 @@ def run_cycle(
             report.fetch_error = str(exc)
             todo = [slot for slot in todo if slot.sub.categories]  # they need no Hub list
         # follows, alerts, revisions of what the Hub brought (and anything stored since the
-        # last look); the papers of arXiv's feed below are announced by its own fetch
-        # (bot.sources.run.fetch_arxiv), counted in its summary. One claim row per notice
-        # keeps each paper's notice once whichever call reaches it first.
+        # last look); the papers of arXiv's feed below are announced by its fetch, with the
+        # same poster, and counted here too. One claim row per notice keeps each paper's
+        # notice once whichever call reaches it first.
         report.notices = notify_new_papers(services, poster, [c.paper_id for c in cands])
         # arXiv's announcement for the due category subscriptions: one request, stored
-        feed = categories.fetch(services, todo)
+        feed = categories.fetch(services, todo, poster)
         if feed is not None:
             report.arxiv = feed.summary
+            report.notices.add(feed.notices)
             if feed.error:  # only the category digests wait; the Hub's go on
                 report.arxiv_error = feed.error
                 report.arxiv_waiting = sum(1 for slot in todo if slot.sub.categories)

@@ -3,7 +3,7 @@
 The two sources fail apart: Hugging Face's list feeds the trending digests, arXiv's feed
 the category digests, and either failing leaves only its own digests for the next cycle;
 `problem()` names each failure (any problem makes `digest --once` exit 1). Follow and
-revision notices are counted beside the fetch that stored their papers.
+revision notices of both sources' papers are counted in one total.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class CycleReport:
     arxiv: str | None = None  # the category subscriptions' feed, as fetched
     arxiv_error: str | None = None  # arXiv's feed: the category digests wait
     arxiv_waiting: int = 0  # category subscriptions due now that wait for the next cycle
-    notices: NotifyReport | None = None  # after the Hub store (arXiv's are in `arxiv`)
+    notices: NotifyReport | None = None  # after the Hub's and arXiv's papers were stored
     fatal: str | None = None
 
     @property

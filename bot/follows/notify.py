@@ -62,6 +62,16 @@ class NotifyReport:
     retry: int = 0  # Slack said no this time: a later run tries again
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: NotifyReport | None) -> None:
+        """Count `other`'s notices in this report too (a cycle's Hub and arXiv fetches)."""
+        if other is None:
+            return
+        self.follow_notices += other.follow_notices
+        self.revision_notices += other.revision_notices
+        self.failed += other.failed
+        self.retry += other.retry
+        self.errors += other.errors
+
     @property
     def quiet(self) -> bool:
         """Nothing to tell: no notice sent, failed, left over or stopped (reports then

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bot.follows.notify import NotifyReport, notify_stored
+from bot.follows.notify import NotifyReport, notify_new_papers, notify_stored
 from bot.sources.arxiv_oai import fetch_pages
 from bot.sources.arxiv_rss import fetch_feed
 from bot.sources.pacing import arxiv_pacer
@@ -38,7 +38,9 @@ class FetchReport:
     skipped: int
     notices: NotifyReport | None = None  # None: no Slack credentials, nothing was told
 
-    def render(self) -> str:
+    def render(self, *, notices: bool = True) -> str:
+        """`notices=False`: the caller reports the notices itself (the digest cycle sums
+        them with its own)."""
         cats = ", ".join(self.categories)
         c = self.counts
         line = f"{c.added} new, {c.updated} updated papers in {cats}"
@@ -50,7 +52,7 @@ class FetchReport:
             line += f" (announced {self.announced.isoformat()})"
         if self.skipped:
             line += f"; {self.skipped} unusable item{'s' if self.skipped != 1 else ''} skipped"
-        return line + _notices(self.notices)
+        return line + (_notices(self.notices) if notices else "")
 
 
 def store_records(services: Services, records: Sequence[PaperRecord]) -> IngestCounts:
@@ -64,11 +66,19 @@ def store_records(services: Services, records: Sequence[PaperRecord]) -> IngestC
     return counts
 
 
-def fetch_arxiv(services: Services, categories: Sequence[str]) -> FetchReport:
-    """The day's announcements in `categories` (one feed request), stored."""
+def fetch_arxiv(
+    services: Services, categories: Sequence[str], *, poster: Any = None
+) -> FetchReport:
+    """The day's announcements in `categories` (one feed request), stored; follows,
+    alerts and revisions told through `poster` (the digest cycle's), else through the
+    configured Slack credentials when there are any."""
     day = fetch_feed(services.config.arxiv_rss_url, categories, pacer=arxiv_pacer(services))
     counts = store_records(services, day.records)
-    notices = notify_stored(services, _ids_of(services, day.records))  # follows, revisions
+    ids = _ids_of(services, day.records)
+    notices = (
+        notify_new_papers(services, poster, ids) if poster is not None
+        else notify_stored(services, ids)
+    )
     log.info("arXiv feed %s: %s", "+".join(categories), counts.summary())
     return FetchReport(tuple(categories), day.announced, counts, day.skipped, notices)
 

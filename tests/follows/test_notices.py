@@ -214,8 +214,9 @@ def test_a_paper_only_in_the_digests_arxiv_feed_is_announced_in_the_same_run_onc
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The cycle's notices run after the Hub's store, before arXiv's feed is read; the
-    feed's own fetch announces what it stored, in the same `digest --once --now`, and the
-    summary counts both (and says nothing about notices when there were none)."""
+    feed's fetch announces what it stored (with the cycle's poster), in the same `digest
+    --once --now`, and the summary counts both in one total (and says nothing about
+    notices when there were none)."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("LOG_LEVEL", raising=False)
@@ -241,9 +242,8 @@ def test_a_paper_only_in_the_digests_arxiv_feed_is_announced_in_the_same_run_onc
             "New paper by Tri Dao (you follow Tri Dao): Flash Decoding Three",
         ]
         summary = out.splitlines()[0]
-        assert ("fetched 1 papers; notices: 1 for follows and alerts; arXiv: 1 new, 0 updated "
-                "papers in cs.CL (announced 2026-11-25); notices: 1 for follows and alerts; "
-                "planned 1 digests") in summary, summary
+        assert ("fetched 1 papers; notices: 2 for follows and alerts; arXiv: 1 new, 0 updated "
+                "papers in cs.CL (announced 2026-11-25); planned 1 digests") in summary, summary
         assert len(fake_slack.posted("C0NLP")) == 2  # the category digest: day + abstract
 
         code = main(["digest", "--once", "--now"])
