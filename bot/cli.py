@@ -372,11 +372,12 @@ def _date(value: str) -> date:
 
 def _category(value: str) -> str:
     """An arXiv category such as cs.CL or hep-th (checked before any database is opened)."""
-    import re
+    from bot.sources.taxonomy import UnknownCategory, category
 
-    if not re.fullmatch(r"[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?", value):
-        raise argparse.ArgumentTypeError(f"not an arXiv category (e.g. cs.CL): {value!r}")
-    return value
+    try:
+        return category(value)
+    except UnknownCategory as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (e.g. cs.CL, hep-th)") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

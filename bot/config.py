@@ -191,19 +191,17 @@ class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable."""
 
 
-_ARXIV_CATEGORY = re.compile(r"[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?")
-
-
 def _arxiv_categories(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """arXiv categories separated by commas or spaces (cs.CL cs.LG), in order, once each."""
+    from bot.sources.taxonomy import UnknownCategory, category
+
     words = [w for w in re.split(r"[\s,+]+", env.get(name, "").strip()) if w]
-    bad = [w for w in words if not _ARXIV_CATEGORY.fullmatch(w)]
-    if bad:
+    try:
+        return tuple(dict.fromkeys(category(w) for w in words))
+    except UnknownCategory as exc:
         raise ConfigError(
-            f"{name} must be arXiv categories separated by commas, e.g. cs.CL,cs.LG "
-            f"(not {bad[0]!r:.40})"
-        )
-    return tuple(dict.fromkeys(words))
+            f"{name} must be arXiv categories separated by commas, e.g. cs.CL,cs.LG: {exc}"
+        ) from None
 
 
 def _reactions(env: Mapping[str, str], name: str, default: str) -> frozenset[str]:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from bot.digest import learn, topics
 from bot.digest.due import Slot
 from bot.digest.store import Candidate
+from bot.sources import taxonomy
 from storage import digest as repo
 from storage.models import Paper, Subscription
 
@@ -68,11 +69,17 @@ def categories_of(sub: Subscription) -> list[str]:
 
 
 def union(slots: Sequence[Slot]) -> list[str]:
-    """The categories of the due subscriptions, each once, in a stable order."""
+    """The categories of the due subscriptions, each once, in a stable order. A stored name
+    arXiv does not have (saved before names were checked against its taxonomy) is left out
+    of the shared feed, so it cannot spoil the other subscriptions' day."""
     cats: dict[str, None] = {}
     for slot in slots:
         for c in categories_of(slot.sub):
-            cats[c] = None
+            if taxonomy.is_category(c):
+                cats[c] = None
+            else:
+                log.warning("digest for %s: %r is not an arXiv category; left out of the feed",
+                            slot.sub.channel_id, c[:40])
     return sorted(cats)
 
 

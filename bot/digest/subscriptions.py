@@ -29,8 +29,8 @@ from bot.blocks import escape, safe
 from bot.digest.due import zone
 from bot.digest.settings import Settings
 from bot.digest.topics import topic_error
-from bot.importers.arxiv import ARCHIVES, arxiv_categories
 from bot.slack_api import failure
+from bot.sources import taxonomy
 from storage import digest as repo
 from storage.models import Subscription
 
@@ -130,22 +130,17 @@ def parse(text: str, default_time: str = "09:00") -> Command:
 
 def _category(word: str) -> str | None:
     """`word` as arXiv writes the category (cs.cl -> cs.CL), or None when it is not shaped
-    like one (the topic starts there); CommandError when shaped like one but not arXiv's."""
-    if _CATEGORY_SHAPE.fullmatch(word):
-        archive, subject = word.split(".", 1)
-        subject = subject.upper() if len(subject) == 2 else subject.lower()
-        term = f"{archive.lower()}.{subject}"
-    elif word.lower() in ARCHIVES:
-        term = word.lower()
-    else:
+    like one (the topic starts there); CommandError when shaped like one but not one of
+    arXiv's (bot.sources.taxonomy: cs.XX would ride in the feed every team shares)."""
+    if not (_CATEGORY_SHAPE.fullmatch(word) or taxonomy.is_category(word)):
         return None
-    if arxiv_categories(term) != term:
+    try:
+        return taxonomy.category(word)
+    except taxonomy.UnknownCategory as exc:
         raise CommandError(
-            f"“{safe(word[:40])}” is not an arXiv category (arXiv has no "
-            f"“{safe(word.split('.')[0][:20])}” archive). Name categories as arXiv does, "
-            f"e.g. {CATEGORY_EXAMPLE} or `arxiv quant-ph stat.ML`."
-        )
-    return term
+            f"{safe(str(exc))}. Name categories as arXiv does, e.g. {CATEGORY_EXAMPLE} or "
+            "`arxiv quant-ph stat.ML` (see arxiv.org/category_taxonomy)."
+        ) from None
 
 
 def parse_categories(text: str) -> tuple[str, str]:

@@ -269,3 +269,30 @@ def test_a_failed_arxiv_feed_holds_back_only_the_category_digests(
     for channel in ("C0NLP", "C0HOT"):
         assert len(digest_of(fake_slack, channel)) == 1
         assert_exactly_once(fake_slack, channel)
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_a_stored_name_arxiv_does_not_have_stays_out_of_the_shared_feed(
+    services: Services,
+    poster: SlackPoster,
+    fake_slack: FakeSlack,
+    fake_arxiv: FakeArxivFeeds,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A subscription saved before names were checked against arXiv's taxonomy ("cs.XX")
+    must not ride in the one feed request every category digest shares: the feed asks for
+    the real names only and both channels get their day."""
+    from storage import digest as repo
+
+    fake_slack.add_channel("C0NLP", "nlp")
+    fake_slack.add_channel("C0OLD", "old")
+    subscribe(services, poster, "C0NLP", "subscribe arxiv cs.CL at 09:00")
+    with services.db.session() as s:  # as an older release stored it
+        repo.subscribe(s, team_id=TEAM_ID, channel_id="C0OLD", topic="", post_time="09:00",
+                       tz="UTC", created_by="U0ALICE", now=at_ten(THU),
+                       categories="cs.XX cs.CL")
+    fake_arxiv.set_feed("cs.CL", speech(20), THU)
+    digest_now(capsys, THU)
+    feeds = [r.path for r in fake_arxiv.requests if r.path.startswith("/rss/")]
+    assert feeds == ["/rss/cs.CL"], feeds
+    assert len(digest_of(fake_slack, "C0NLP")) == 1 and len(digest_of(fake_slack, "C0OLD")) == 1

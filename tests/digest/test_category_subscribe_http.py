@@ -14,6 +14,8 @@ def test_subscribe_to_categories_a_bad_one_is_refused_and_subscriptions_lists_th
     fake_slack.add_channel("C1", "nlp")
     said = command(paperbot, fake_slack, "subscribe arxiv cs.CL foo.BAR", "bad", channel_id="C1")
     assert "“foo.BAR” is not an arXiv category" in said and "cs.CL" in said, said
+    said = command(paperbot, fake_slack, "subscribe arxiv cs.CLL", "typo", channel_id="C1")
+    assert "“cs.CLL” is not an arXiv category (did you mean cs.CL" in said, said
     said = command(paperbot, fake_slack, "subscribe arxiv at 08:00", "none", channel_id="C1")
     assert "Name the arXiv categories" in said, said
     with paperbot.services.db.session() as s:

@@ -75,9 +75,12 @@ def test_daily_digest_fires_at_local_time_once_with_abstracts_in_thread(
     assert len(replies) == 5 and all(r["thread_ts"] == parent["ts"] for r in replies)
     first_reply = " ".join(b["text"]["text"] for b in replies[0]["blocks"] if "text" in b)
     assert "We present a robot method number 10003" in first_reply
-    long_reply = next(r for r in replies if "Robots" in r["blocks"][1]["text"]["text"])
+    def abstract_start(reply: dict) -> str:  # after the title (and the Hub's links line)
+        return [b for b in reply["blocks"] if b["type"] == "section"][1]["text"]["text"]
+
+    long_reply = next(r for r in replies if "Robots" in abstract_start(r))
     assert len(long_reply["blocks"]) >= 4  # a ~8,000-char abstract split over sections
-    assert "Robots &amp; &lt;grippers&gt;" in long_reply["blocks"][1]["text"]["text"]
+    assert "Robots &amp; &lt;grippers&gt;" in abstract_start(long_reply)
     for call in fake_slack.calls_to("chat.postMessage"):
         assert validate_message(call.params) == []
 
